@@ -1,0 +1,3 @@
+"""mobilestyle: any style image -> a tiny real-time style-transfer network for phones."""
+
+__version__ = "0.1.0"

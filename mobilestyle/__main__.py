@@ -1,0 +1,3 @@
+from mobilestyle.cli import main
+
+main()

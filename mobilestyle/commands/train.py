@@ -1,0 +1,74 @@
+"""`mobilestyle train`: Shen's meta network by default; other methods plug into the same loop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mobilestyle.commands.options import vgg_weights_option
+
+METHODS = {
+    "shen": ("mobilestyle.training.shen", "ShenMethod"),
+    "johnson": ("mobilestyle.training.johnson", "JohnsonMethod"),
+    "metastyle": ("mobilestyle.training.metastyle", "MetaStyleMethod"),
+}
+
+
+@click.command(help=__doc__)
+@click.option("--content", "content_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder of content photos (searched recursively).")
+@click.option("--style", "style_dir", required=True, type=click.Path(path_type=Path), help="Folder of style images (or one image for --method johnson).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder: checkpoint, metrics.csv, samples/.")
+@click.option("--method", type=click.Choice(list(METHODS)), default="shen", show_default=True, help="Training method.")
+@click.option("--steps", type=click.IntRange(1), default=1000, show_default=True, help="Total iterations (a resumed run continues to this count).")
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--image-size", type=click.IntRange(16), default=256, show_default=True, help="Training crop side (multiple of 4).")
+@click.option("--style-size", type=click.IntRange(16), default=None, help="Short side of style images (default: --image-size).")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--style-every", type=click.IntRange(1), default=20, show_default=True, help="Iterations per style image (Shen: 20).")
+@click.option("--arch", type=click.Choice(["8", "16", "32"]), default="8", show_default=True, help="Base width of the transformation net.")
+@click.option("--padding", type=click.Choice(["zero", "reflect", "prepad"]), default="zero", show_default=True, help="Padding of the transformation net (see docs/padding.md).")
+@click.option("--content-weight", type=float, default=1.0, show_default=True)
+@click.option("--style-weight", type=float, default=50.0, show_default=True)
+@click.option("--tv-weight", type=float, default=1e-6, show_default=True)
+@click.option("--content-layer", type=click.Choice(["relu1_2", "relu2_2", "relu3_3", "relu4_3"]), default="relu3_3", show_default=True)
+@click.option("--style-loss", type=click.Choice(["meanstd", "gram"]), default="meanstd", show_default=True, help="Style statistics matched by the loss.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=500, show_default=True, help="Save every N steps (0: only at the end / Ctrl-C).")
+@click.option("--sample-every", type=click.IntRange(0), default=500, show_default=True, help="Write a content|style|output grid every N steps (0: never).")
+@click.option("--workers", type=click.IntRange(0), default=2, show_default=True, help="Data-loading worker processes.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint (step, optimizer, RNG).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@vgg_weights_option
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def command(**kw: object) -> None:
+    """Train a model with the shared loop (checkpoints, metrics.csv, sample grids, resume, torchrun DDP)."""
+    import importlib
+
+    from mobilestyle.losses import LossWeights
+    from mobilestyle.training.loop import TrainOptions, build_context, run_training
+
+    if kw["image_size"] % 4:
+        raise click.BadParameter("must be a multiple of 4", param_hint="--image-size")
+    options = TrainOptions(
+        content_dir=kw["content_dir"], style_dir=kw["style_dir"], out_dir=kw["out_dir"], method=kw["method"],
+        steps=kw["steps"], batch_size=kw["batch_size"], image_size=kw["image_size"], style_size=kw["style_size"],
+        lr=kw["lr"], seed=kw["seed"], style_every=kw["style_every"], checkpoint_every=kw["checkpoint_every"],
+        sample_every=kw["sample_every"], workers=kw["workers"], device=kw["device"], resume=kw["resume"],
+        vgg_weights=kw["vgg_weights"], progress=not kw["no_progress"],
+        arch={"base": int(kw["arch"]), "padding": kw["padding"]},
+        loss=LossWeights(content=kw["content_weight"], style=kw["style_weight"], tv=kw["tv_weight"],
+                         content_layer=kw["content_layer"], style_kind=kw["style_loss"]),
+    )
+    module_name, class_name = METHODS[options.method]
+    method_class = getattr(importlib.import_module(module_name), class_name)
+    ctx = build_context(options)
+    summary = run_training(ctx, method_class(ctx))
+    if ctx.rank == 0:
+        if kw["as_json"]:
+            click.echo(json.dumps(summary, indent=2))
+        else:
+            state = "interrupted at" if summary["interrupted"] else "finished at"
+            click.echo(f"{state} step {summary['step']} ({summary['it_per_s']} it/s); checkpoint: {summary['checkpoint']}")

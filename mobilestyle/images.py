@@ -1,0 +1,153 @@
+"""Reading and writing pictures robustly: every bad input becomes one clear MobilestyleError."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mobilestyle.atomic import atomic_path
+from mobilestyle.errors import MobilestyleError
+
+MIN_SIDE = 16
+MAX_PIXELS = 50_000_000
+# Let PIL open large headers so that we can refuse or downscale them ourselves.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode (L, LA, P, RGBA, CMYK, I;16, I, F) to 8-bit RGB."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
+        array = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(array, "L").convert("RGB")
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        peak = 1.0 if array.max() <= 1.0 else 255.0
+        return Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode == "CMYK":
+        return image.convert("RGB")
+    return image.convert("RGB")
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
+    """Open an image as 8-bit RGB with EXIF orientation applied.
+
+    Images over ``max_pixels`` are downscaled while decoding where the format allows it (JPEG
+    draft mode) and refused otherwise, so a huge file is never decoded whole.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MobilestyleError(f"{path}: no such file")
+    if path.is_dir():
+        raise MobilestyleError(f"{path}: is a folder, not an image")
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        raise MobilestyleError(f"{path}: not an image (format not recognised)") from None
+    except OSError as exc:
+        raise MobilestyleError(f"{path}: cannot read ({exc})") from None
+    with image:
+        if getattr(image, "n_frames", 1) > 1 and getattr(image, "is_animated", False):
+            raise MobilestyleError(f"{path}: animated image with {image.n_frames} frames; pass a still image")
+        width, height = image.size
+        if min(width, height) < min_side:
+            raise MobilestyleError(f"{path}: image is {width}x{height}, smaller than {min_side} px on a side")
+        if width * height > max_pixels:
+            if image.format != "JPEG":
+                raise MobilestyleError(
+                    f"{path}: image is {width}x{height} ({width * height / 1e6:.0f} MP), over the "
+                    f"{max_pixels / 1e6:.0f} MP limit; downscale it first"
+                )
+            scale = (max_pixels / (width * height)) ** 0.5
+            image.draft("RGB", (int(width * scale), int(height * scale)))
+            if image.size[0] * image.size[1] > max_pixels * 4:
+                raise MobilestyleError(f"{path}: image is {width}x{height}, too large to decode")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                rgb = _to_rgb(image)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise MobilestyleError(f"{path}: truncated or corrupt image ({exc})") from None
+    if rgb.size[0] * rgb.size[1] > max_pixels:
+        scale = (max_pixels / (rgb.size[0] * rgb.size[1])) ** 0.5
+        rgb = rgb.resize((max(1, int(rgb.size[0] * scale)), max(1, int(rgb.size[1] * scale))), Image.LANCZOS)
+    return rgb
+
+
+def resize_short_side(image: Image.Image, short_side: int, multiple: int = 1) -> Image.Image:
+    """Resize so the shorter side is ``short_side``; both sides rounded to a multiple of ``multiple``."""
+    width, height = image.size
+    scale = short_side / min(width, height)
+    new_w = max(multiple, round(width * scale / multiple) * multiple)
+    new_h = max(multiple, round(height * scale / multiple) * multiple)
+    if (new_w, new_h) == (width, height):
+        return image
+    return image.resize((new_w, new_h), Image.LANCZOS)
+
+
+def center_crop_square(image: Image.Image, size: int) -> Image.Image:
+    """Resize the short side to ``size`` and crop the centre square."""
+    image = resize_short_side(image, size)
+    width, height = image.size
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB -> float tensor 1x3xHxW in 0..255."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0)
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """Float tensor (1x)3xHxW in 0..255 -> PIL RGB (clamped, rounded)."""
+    if tensor.dim() == 4:
+        tensor = tensor[0]
+    array = tensor.detach().float().clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def save_image(image: Image.Image, path: str | Path) -> Path:
+    """Save atomically; the format follows the suffix (PNG when there is none we know)."""
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}.get(path.suffix.lower())
+    if fmt is None:
+        raise MobilestyleError(f"{path}: unknown image suffix; use .png, .jpg or .webp")
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        image.save(handle, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return path
+
+
+def make_grid(rows: list[list[Image.Image]], cell: int = 256, labels: list[str] | None = None) -> Image.Image:
+    """Lay out rows of pictures as a grid of ``cell``-high tiles (widths keep aspect), optional header."""
+    from PIL import ImageDraw
+
+    header = 18 if labels else 0
+    scaled = [[im.resize((max(1, round(im.size[0] * cell / im.size[1])), cell), Image.LANCZOS) for im in row] for row in rows]
+    n_cols = max(len(row) for row in scaled)
+    col_w = [max((row[c].size[0] for row in scaled if c < len(row)), default=cell) for c in range(n_cols)]
+    grid = Image.new("RGB", (sum(col_w) + 2 * (n_cols - 1), header + len(rows) * cell + 2 * (len(rows) - 1)), "white")
+    draw = ImageDraw.Draw(grid)
+    x_starts = [sum(col_w[:c]) + 2 * c for c in range(n_cols)]
+    if labels:
+        for c, label in enumerate(labels[:n_cols]):
+            draw.text((x_starts[c] + 4, 3), label, fill="black")
+    for r, row in enumerate(scaled):
+        for c, im in enumerate(row):
+            grid.paste(im, (x_starts[c], header + r * (cell + 2)))
+    return grid

@@ -1,0 +1,94 @@
+"""Shen et al.'s meta network: VGG style statistics -> hidden vector -> transformation-net weights.
+
+1920 mean/std statistics -> FC -> 1792 hidden values = 14 slices of 128, one per generated conv; one
+FC head per slice emits that conv's weights. conv0 and the output conv do not depend on the style:
+they are ordinary parameters of the one ``TransformNet`` this module holds. ``params`` returns a full
+parameter dict for ``torch.func.functional_call`` on that net, and ``emit`` bakes them into a
+standalone copy: there is no second definition of the architecture.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from mobilestyle.transformer import NetConfig, TransformNet
+from mobilestyle.vgg import TAP_CHANNELS, TAPS
+
+STATS_DIM = 2 * sum(TAP_CHANNELS[t] for t in TAPS)  # 1920
+SLICE = 128
+
+
+class MetaNetwork(nn.Module):
+    def __init__(self, config: NetConfig | None = None, slice_size: int = SLICE) -> None:
+        super().__init__()
+        self.config = config or NetConfig()
+        self.net = TransformNet(self.config)
+        self.generated = self.net.generated_parameter_names()
+        self.shapes = {name: tuple(self.net.get_parameter(name).shape) for name in self.generated}
+        self.slice_size = slice_size
+        self.hidden = nn.Linear(STATS_DIM, slice_size * len(self.generated))
+        self.heads = nn.ModuleList(nn.Linear(slice_size, math.prod(self.shapes[n])) for n in self.generated)
+        self._init_heads()
+        # The generated weights live in the heads; the template's copies are not parameters.
+        for name in self.generated:
+            module_name, _, attr = name.rpartition(".")
+            module = self.net.get_submodule(module_name)
+            template = getattr(module, attr).detach()
+            del module._parameters[attr]
+            module.register_buffer(attr, template, persistent=False)
+
+    def _init_heads(self) -> None:
+        """Start from a sensible random net: bias = Kaiming-initialised weights, small dependence on style."""
+        for name, head in zip(self.generated, self.heads):
+            shape = self.shapes[name]
+            fan_in = shape[1] * shape[2] * shape[3] if "up" not in name else shape[0] * shape[2] * shape[3]
+            std = math.sqrt(2.0 / fan_in)
+            nn.init.normal_(head.bias, 0.0, std)
+            nn.init.normal_(head.weight, 0.0, 0.1 * std / math.sqrt(self.slice_size))
+
+    @staticmethod
+    def normalize_statistics(stats: torch.Tensor) -> torch.Tensor:
+        """VGG means/stds span three orders of magnitude across taps; log1p evens them out."""
+        return torch.log1p(stats.float())
+
+    def hidden_code(self, stats: torch.Tensor) -> torch.Tensor:
+        """B x 1920 statistics -> B x 1792 hidden vectors (the space the paper interpolates in)."""
+        return torch.relu(self.hidden(self.normalize_statistics(stats)))
+
+    def weights_from_code(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        """B x 1792 hidden vectors -> {parameter name: B x weight shape}."""
+        slices = code.split(self.slice_size, dim=1)
+        return {
+            name: head(part).view(code.shape[0], *self.shapes[name])
+            for name, head, part in zip(self.generated, self.heads, slices)
+        }
+
+    def params(self, stats: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Parameters of ``self.net`` for one style (stats 1 x 1920), for functional_call."""
+        if stats.dim() != 2 or stats.shape[0] != 1:
+            raise ValueError("params() takes the statistics of exactly one style (1 x 1920)")
+        generated = {k: v[0] for k, v in self.weights_from_code(self.hidden_code(stats)).items()}
+        own = dict(self.net.named_parameters())
+        return {**own, **generated}
+
+    def stylize(self, content: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Run the transformation net with generated parameters on a content batch (0..255 RGB)."""
+        return functional_call(self.net, params, (content,))
+
+    @torch.no_grad()
+    def emit(self, stats: torch.Tensor) -> TransformNet:
+        """A standalone TransformNet with this style's weights baked in (eval mode, fp32, CPU)."""
+        params = self.params(stats)
+        net = TransformNet(self.config)
+        net.load_state_dict({k: v.detach().float().cpu() for k, v in params.items()}, strict=True)
+        return net.eval()
+
+
+def generated_sizes(config: NetConfig) -> list[int]:
+    net = TransformNet(config)
+    return [net.get_parameter(n).numel() for n in net.generated_parameter_names()]
+

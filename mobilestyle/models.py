@@ -1,0 +1,121 @@
+"""Trained models: load checkpoints (full training state or slim fp16 model files), the default
+model shipped in the package, and the style encoder that feeds the meta network."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from mobilestyle.checkpoint import load_checkpoint, prefixed, save_checkpoint
+from mobilestyle.errors import MobilestyleError
+from mobilestyle.images import image_to_tensor, resize_short_side
+from mobilestyle.meta import MetaNetwork
+from mobilestyle.transformer import NetConfig, TransformNet
+from mobilestyle.vgg import VGGEncoder, style_statistics
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_META_MODEL = "meta8.safetensors"
+MODEL_ENV = "MOBILESTYLE_MODEL"
+
+
+def default_checkpoint(name: str = DEFAULT_META_MODEL) -> Path:
+    """$MOBILESTYLE_MODEL, else the model shipped in mobilestyle/models/."""
+    override = os.environ.get(MODEL_ENV)
+    if override and name == DEFAULT_META_MODEL:
+        return Path(override)
+    path = MODELS_DIR / name
+    if not path.is_file():
+        raise MobilestyleError(
+            f"no default model {name} ships with this install; pass --checkpoint PATH "
+            f"(a run folder or .safetensors from `mobilestyle train`) or set {MODEL_ENV}"
+        )
+    return path
+
+
+@dataclass
+class LoadedModel:
+    model: MetaNetwork | TransformNet
+    meta: dict[str, Any]
+    path: Path
+
+    @property
+    def config(self) -> NetConfig:
+        return NetConfig.from_dict(self.meta["net"])
+
+    @property
+    def style_size(self) -> int:
+        options = self.meta.get("options", {})
+        return int(self.meta.get("style_size") or options.get("style_size") or options.get("image_size") or 256)
+
+
+def load_model(path: str | Path | None, expect: str | None = None) -> LoadedModel:
+    """Load a MetaNetwork or TransformNet from a checkpoint; ``expect`` names the class required."""
+    path = Path(path) if path else default_checkpoint()
+    tensors, meta = load_checkpoint(path)
+    model_class = meta.get("model_class")
+    if expect and model_class != expect:
+        raise MobilestyleError(f"{path} holds a {model_class}, but a {expect} is needed here")
+    if "net" not in meta:
+        raise MobilestyleError(f"checkpoint {path} does not say its architecture (no 'net' entry)")
+    config = NetConfig.from_dict(meta["net"])
+    model: MetaNetwork | TransformNet
+    if model_class == "MetaNetwork":
+        model = MetaNetwork(config)
+    elif model_class == "TransformNet":
+        model = TransformNet(config)
+    else:
+        raise MobilestyleError(f"checkpoint {path} holds an unknown model class {model_class!r}")
+    state = {k: v.float() for k, v in prefixed(tensors, "model").items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise MobilestyleError(f"checkpoint {path} does not match its architecture ({str(exc).splitlines()[0][:100]})") from None
+    if not all(torch.isfinite(v).all() for v in state.values()):
+        raise MobilestyleError(f"checkpoint {path} holds NaN or infinite weights")
+    return LoadedModel(model.eval(), meta, Path(path))
+
+
+def save_model(loaded: LoadedModel, target: str | Path, fp16: bool = True, note: str = "") -> Path:
+    """Write a slim model file (weights only, fp16 by default): what ships in the package."""
+    dtype = torch.float16 if fp16 else torch.float32
+    tensors = {f"model.{k}": v.to(dtype) for k, v in loaded.model.state_dict().items()}
+    keep = ("method", "step", "net", "model_class", "options")
+    meta = {k: loaded.meta[k] for k in keep if k in loaded.meta}
+    meta.update(kind="model", dtype=str(dtype).removeprefix("torch."), style_size=loaded.style_size, note=note)
+    return save_checkpoint(target, tensors, meta)
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class StyleEncoder:
+    """VGG-16 -> 1920 style statistics for the meta network (one frozen VGG, loaded once)."""
+
+    def __init__(self, vgg: VGGEncoder) -> None:
+        self.vgg = vgg
+
+    @classmethod
+    def load(cls, weights: str | Path | None = None) -> StyleEncoder:
+        return cls(VGGEncoder.from_weights(weights))
+
+    @torch.no_grad()
+    def statistics(self, style: Image.Image, style_size: int) -> torch.Tensor:
+        device = next(self.vgg.parameters()).device
+        tensor = image_to_tensor(resize_short_side(style, style_size)).to(device)
+        return style_statistics(self.vgg(tensor))
+
+
+def emit_style_net(meta_model: MetaNetwork, encoder: StyleEncoder, style: Image.Image, style_size: int) -> TransformNet:
+    """Style image -> standalone transformation net (one meta-network forward pass)."""
+    return meta_model.emit(encoder.statistics(style, style_size))

@@ -1,0 +1,90 @@
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+
+def _losses(run_dir: Path) -> list[tuple[int, float]]:
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["step", "content_loss", "style_loss", "tv_loss", "total_loss"]
+    return [(int(r["step"]), float(r["total_loss"])) for r in rows]
+
+
+def _train(run_dir: Path, content: Path, style: Path, vgg: Path, steps: int, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli(
+        "train", "--content", str(content), "--style", str(style), "--out", str(run_dir), "--steps", str(steps),
+        "--batch-size", "2", "--image-size", "64", "--workers", "1", "--seed", "0", "--no-progress",
+        "--vgg-weights", str(vgg), *extra,
+    )
+
+
+def test_60_steps_lower_the_loss_and_resume_continues(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
+    run = tmp_path / "run"
+    result = _train(run, content_dir, eval_style, vgg_weights, 60, "--sample-every", "30", "--checkpoint-every", "30")
+    assert result.returncode == 0, result.stderr
+    losses = [loss for _, loss in _losses(run)]
+    assert len(losses) == 60
+    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    assert last < 0.8 * first, (first, last)
+    assert (run / "samples" / "step_0000060.png").is_file()
+
+    resumed = _train(run, content_dir, eval_style, vgg_weights, 75, "--resume", "--json", "--sample-every", "0")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["step"] == 75 and summary["steps_run"] == 15
+    steps = [s for s, _ in _losses(run)]
+    assert steps == list(range(1, 76))
+    # the resumed curve continues where it stopped rather than starting again from a random net
+    assert max(loss for _, loss in _losses(run)[60:]) < max(losses[:5])
+
+
+def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
+    result = _train(tmp_path / "empty", content_dir, eval_style, vgg_weights, 5, "--resume")
+    assert result.returncode != 0 and "checkpoint not found" in result.stderr
+    assert "Traceback" not in result.stderr
+    run = tmp_path / "corrupt"
+    run.mkdir()
+    (run / "checkpoint.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+    result = _train(run, content_dir, eval_style, vgg_weights, 5, "--resume")
+    assert result.returncode != 0 and "unreadable or corrupt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_vgg_weights_is_one_line(tmp_path: Path, content_dir: Path, eval_style: Path) -> None:
+    result = _train(tmp_path / "r", content_dir, eval_style, tmp_path / "missing.pth", 5)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+
+
+def test_unreadable_training_images_are_skipped(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    for src in sorted(content_dir.glob("*.jpg"))[:6]:
+        shutil.copy(src, content)
+    (content / "broken.jpg").write_bytes(b"not a jpeg at all")
+    result = _train(tmp_path / "run", content, eval_style, vgg_weights, 3, "--sample-every", "0")
+    assert result.returncode == 0, result.stderr
+    assert "skipped 1 unreadable content image" in result.stderr
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_gloo(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
+    run = tmp_path / "ddp"
+    env = {**os.environ, "MOBILESTYLE_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "mobilestyle",
+        "train", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run), "--steps", "6",
+        "--batch-size", "1", "--image-size", "32", "--workers", "0", "--sample-every", "0", "--no-progress",
+        "--device", "cpu", "--vgg-weights", str(vgg_weights), "--json",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["step"] == 6  # only rank 0 prints
+    assert [s for s, _ in _losses(run)] == list(range(1, 7))
