@@ -1,0 +1,1 @@
+"""Baselines: Gatys optimization, the Magenta peer."""
