@@ -2,8 +2,10 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,27 @@ def test_ddp_two_processes_gloo(tmp_path: Path, content_dir: Path, eval_style: P
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["step"] == 6  # only rank 0 prints
     assert [s for s, _ in _losses(run)] == list(range(1, 7))
+
+
+def test_sigterm_to_the_process_group_saves_a_checkpoint(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
+    """`docker stop`, schedulers and pkill signal every process, data-loading workers included: still a clean save."""
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "mobilestyle", "train", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run_dir),
+        "--steps", "100000", "--batch-size", "1", "--image-size", "32", "--workers", "1", "--sample-every", "0",
+        "--checkpoint-every", "0", "--no-progress", "--vgg-weights", str(vgg_weights),
+    ]
+    env = {**os.environ, "MOBILESTYLE_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    metrics = run_dir / "metrics.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None and not (metrics.exists() and metrics.stat().st_size > 0):
+        time.sleep(0.5)
+    assert process.poll() is None, process.communicate()[1]
+    os.killpg(process.pid, signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "interrupted at step" in stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["interrupted"] and summary["step"] >= 1
+    assert (run_dir / "checkpoint.safetensors").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -14,6 +15,12 @@ METHODS = {
     "johnson": ("mobilestyle.training.johnson", "JohnsonMethod"),
     "metastyle": ("mobilestyle.training.metastyle", "MetaStyleMethod"),
 }
+# Defaults of the options left as None below; a method module may override them with its own TRAIN_DEFAULTS dict.
+DEFAULTS = {
+    "arch": "8", "padding": "zero", "lr": 1e-3, "batch_size": 8, "content_weight": 1.0, "style_weight": 50.0,
+    "tv_weight": 1e-6, "content_layer": "relu3_3", "style_loss": "meanstd",
+}
+METASTYLE_KEYS = ("inner_steps", "inner_lr", "first_order", "styles_per_batch", "inner_params")
 
 
 @click.command(help=__doc__)
@@ -22,19 +29,26 @@ METHODS = {
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder: checkpoint, metrics.csv, samples/.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="shen", show_default=True, help="Training method.")
 @click.option("--steps", type=click.IntRange(1), default=1000, show_default=True, help="Total iterations (a resumed run continues to this count).")
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="Content images per batch.  [default: 8; metastyle: 4]")
 @click.option("--image-size", type=click.IntRange(16), default=256, show_default=True, help="Training crop side (multiple of 4).")
 @click.option("--style-size", type=click.IntRange(16), default=None, help="Short side of style images (default: --image-size).")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (MetaStyle: the outer loop's).  [default: 1e-3; metastyle: 1e-5]")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--style-every", type=click.IntRange(1), default=20, show_default=True, help="Iterations per style image (Shen: 20).")
-@click.option("--arch", type=click.Choice(["8", "16", "32"]), default="8", show_default=True, help="Base width of the transformation net.")
-@click.option("--padding", type=click.Choice(["zero", "reflect", "prepad"]), default="zero", show_default=True, help="Padding of the transformation net (see docs/padding.md).")
-@click.option("--content-weight", type=float, default=1.0, show_default=True)
-@click.option("--style-weight", type=float, default=50.0, show_default=True)
-@click.option("--tv-weight", type=float, default=1e-6, show_default=True)
-@click.option("--content-layer", type=click.Choice(["relu1_2", "relu2_2", "relu3_3", "relu4_3"]), default="relu3_3", show_default=True)
-@click.option("--style-loss", type=click.Choice(["meanstd", "gram"]), default="meanstd", show_default=True, help="Style statistics matched by the loss.")
+@click.option("--arch", type=click.Choice(["8", "16", "32"]), default=None, help="Base width of the transformation net.  [default: 8; metastyle: 32]")
+@click.option("--padding", type=click.Choice(["zero", "reflect", "prepad"]), default=None, help="Padding of the transformation net (see docs/padding.md).  [default: zero; metastyle: reflect]")
+@click.option("--content-weight", type=float, default=None, help="[default: 1.0]")
+@click.option("--style-weight", type=float, default=None, help="[default: 50.0; metastyle: 5.0]")
+@click.option("--tv-weight", type=float, default=None, help="[default: 1e-6; metastyle: 0]")
+@click.option("--content-layer", type=click.Choice(["relu1_2", "relu2_2", "relu3_3", "relu4_3"]), default=None, help="[default: relu3_3; metastyle: relu2_2]")
+@click.option("--style-loss", type=click.Choice(["meanstd", "gram"]), default=None, help="Style statistics matched by the loss.  [default: meanstd; metastyle: gram]")
+@click.option("--inner-steps", type=click.IntRange(1, 5), default=1, show_default=True, help="MetaStyle: SGD steps T of the inner loop.")
+@click.option("--inner-lr", type=float, default=1e-8, show_default=True,
+              help="MetaStyle: SGD learning rate of the inner loop (tied to the loss scale: see docs/metastyle.md).")
+@click.option("--first-order", is_flag=True, help="MetaStyle: do not differentiate through the inner loop (first-order approximation).")
+@click.option("--styles-per-batch", type=click.IntRange(1), default=4, show_default=True, help="MetaStyle: styles per meta-batch.")
+@click.option("--inner-params", type=click.Choice(["norm", "all"]), default="norm", show_default=True,
+              help="MetaStyle: what the inner loop adapts: every weight, or only the instance norms' scale/shift (the released code).")
 @click.option("--checkpoint-every", type=click.IntRange(0), default=500, show_default=True, help="Save every N steps (0: only at the end / Ctrl-C).")
 @click.option("--sample-every", type=click.IntRange(0), default=500, show_default=True, help="Write a content|style|output grid every N steps (0: never).")
 @click.option("--workers", type=click.IntRange(0), default=2, show_default=True, help="Data-loading worker processes.")
@@ -45,13 +59,16 @@ METHODS = {
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def command(**kw: object) -> None:
     """Train a model with the shared loop (checkpoints, metrics.csv, sample grids, resume, torchrun DDP)."""
-    import importlib
-
     from mobilestyle.losses import LossWeights
     from mobilestyle.training.loop import TrainOptions, build_context, run_training
 
     if kw["image_size"] % 4:
         raise click.BadParameter("must be a multiple of 4", param_hint="--image-size")
+    module_name, class_name = METHODS[kw["method"]]
+    module = importlib.import_module(module_name)
+    defaults = {**DEFAULTS, **getattr(module, "TRAIN_DEFAULTS", {})}
+    kw = {k: defaults[k] if v is None and k in defaults else v for k, v in kw.items()}
+    extra = {k: kw[k] for k in METASTYLE_KEYS} if kw["method"] == "metastyle" else {}
     options = TrainOptions(
         content_dir=kw["content_dir"], style_dir=kw["style_dir"], out_dir=kw["out_dir"], method=kw["method"],
         steps=kw["steps"], batch_size=kw["batch_size"], image_size=kw["image_size"], style_size=kw["style_size"],
@@ -61,9 +78,9 @@ def command(**kw: object) -> None:
         arch={"base": int(kw["arch"]), "padding": kw["padding"]},
         loss=LossWeights(content=kw["content_weight"], style=kw["style_weight"], tv=kw["tv_weight"],
                          content_layer=kw["content_layer"], style_kind=kw["style_loss"]),
+        extra=extra,
     )
-    module_name, class_name = METHODS[options.method]
-    method_class = getattr(importlib.import_module(module_name), class_name)
+    method_class = getattr(module, class_name)
     ctx = build_context(options)
     summary = run_training(ctx, method_class(ctx))
     if ctx.rank == 0:

@@ -197,7 +197,7 @@ def build_context(options: TrainOptions) -> TrainContext:
     random.seed(options.seed + rank)
     content_all = list_images(options.content_dir)
     content_files, bad_content = readable_images(content_all)
-    style_files, bad_style = readable_images(list_images(options.style_dir))
+    style_files, bad_style = readable_images([options.style_dir] if options.style_dir.is_file() else list_images(options.style_dir))
     for kind, bad in (("content", bad_content), ("style", bad_style)):
         if bad:
             log.warning("skipped %d unreadable %s image(s), e.g. %s", len(bad), kind, bad[0])
@@ -259,6 +259,21 @@ def restore_run(ctx: TrainContext, method: Method) -> int:
     return int(meta["step"])
 
 
+def _forget_worker_deaths() -> None:
+    """Once we are stopping, a data-loading worker killed by the same signal is no error: drop torch's SIGCHLD check."""
+    if hasattr(signal, "SIGCHLD"):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _stop_workers(loader: Any) -> None:
+    shutdown = getattr(loader, "_shutdown_workers", None)
+    if shutdown is not None:
+        try:
+            shutdown()
+        except Exception as exc:  # workers already gone: nothing left to stop
+            log.debug("stopping data-loading workers: %s", exc)
+
+
 def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     """Train ``method`` for options.steps (counting from a resumed step); return a summary."""
     from tqdm import tqdm
@@ -278,6 +293,7 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     interrupted = False
 
     def on_term(signum: int, frame: object) -> None:
+        _forget_worker_deaths()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term) if main else None
@@ -300,7 +316,17 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
                 save_run(ctx, method, step)
     except KeyboardInterrupt:
         interrupted = True
+    except RuntimeError as exc:
+        # A SIGTERM sent to the whole process group (docker stop, a scheduler, pkill) can kill a data-loading
+        # worker before our own handler runs: that is a stop request too, so save instead of crashing.
+        if "DataLoader worker" not in str(exc):
+            raise
+        log.warning("a data-loading worker was stopped (%s); saving the checkpoint", str(exc).splitlines()[0])
+        interrupted = True
     finally:
+        if interrupted:
+            _forget_worker_deaths()
+        _stop_workers(loader)
         bar.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

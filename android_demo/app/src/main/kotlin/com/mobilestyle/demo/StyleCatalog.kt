@@ -1,0 +1,32 @@
+package com.mobilestyle.demo
+
+import android.content.res.AssetManager
+import android.graphics.Bitmap
+import android.graphics.BitmapFactory
+import com.mobilestyle.demo.core.StyleManifest
+
+/** The styles `mobilestyle bundle` put in assets/styles/ (manifest.json, validated by the core module). */
+class StyleCatalog private constructor(private val assets: AssetManager, val manifest: StyleManifest) {
+
+    /** Styles the app can run: those with a TFLite model. */
+    val styles: List<StyleManifest.Style> = manifest.stylesWith("tflite")
+
+    fun thumbnail(style: StyleManifest.Style): Bitmap? =
+        style.thumbnail?.let { name -> assets.open("$FOLDER/$name").use { BitmapFactory.decodeStream(it) } }
+
+    fun modelPath(style: StyleManifest.Style): String = "$FOLDER/${style.model("tflite")!!.file}"
+
+    companion object {
+        const val FOLDER = "styles"
+
+        /** Reads and validates the manifest; an app built without bundled styles gets an empty catalog. */
+        fun load(assets: AssetManager): StyleCatalog {
+            val names = assets.list(FOLDER).orEmpty()
+            if ("manifest.json" !in names) {
+                return StyleCatalog(assets, StyleManifest.parse("{\"schema\": 1, \"styles\": []}"))
+            }
+            val text = assets.open("$FOLDER/manifest.json").use { it.readBytes().toString(Charsets.UTF_8) }
+            return StyleCatalog(assets, StyleManifest.parse(text))
+        }
+    }
+}

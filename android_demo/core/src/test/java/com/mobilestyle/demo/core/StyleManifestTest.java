@@ -1,0 +1,99 @@
+package com.mobilestyle.demo.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+import static org.junit.Assume.assumeFalse;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.MessageDigest;
+import org.junit.Test;
+
+public class StyleManifestTest {
+    private static final String SHA = "ab".repeat(32);
+    private static final String GOOD = "{\"schema\": 1, \"generator\": \"mobilestyle\", \"styles\": [{\"name\": \"candy\", "
+            + "\"thumbnail\": \"candy.thumb.jpg\", \"style_sha256\": null, \"models\": [{\"file\": \"candy.tflite\", "
+            + "\"format\": \"tflite\", \"bytes\": 451234, \"sha256\": \"" + SHA + "\", \"sizes\": [[256, 256], [384, 384]], "
+            + "\"layout\": \"NHWC\", \"value_range\": [0, 255], \"precision\": \"fp32\", \"input_name\": \"args_0\", "
+            + "\"output_name\": \"output_0\", \"signatures\": {\"256x256\": \"size_256x256\"}}]}]}";
+
+    @Test
+    public void parsesWhatTheBundlerWrites() {
+        StyleManifest manifest = StyleManifest.parse(GOOD);
+        assertEquals(1, manifest.stylesWith("tflite").size());
+        StyleManifest.Model model = manifest.styles.get(0).model("tflite");
+        assertNotNull(model);
+        assertEquals(451234L, model.bytes);
+        assertEquals(256, model.squareSide(300));
+        assertEquals(384, model.squareSide(1000));
+        assertEquals(256, model.squareSide(100));
+        assertEquals("size_256x256", StyleManifest.Model.signature(256, 256));
+        assertTrue(manifest.stylesWith("onnx").isEmpty());
+    }
+
+    @Test
+    public void refusesFilesLeavingTheFolder() {
+        for (String bad : new String[] {"../candy.tflite", "/etc/passwd", ".hidden", "a/b.tflite", "..", "a\\\\b"}) {
+            expectRefused(GOOD.replace("\"candy.tflite\"", "\"" + bad + "\""));
+        }
+        expectRefused(GOOD.replace("\"candy.thumb.jpg\"", "\"../../x.jpg\""));
+        expectRefused(GOOD.replace("\"name\": \"candy\"", "\"name\": \"../candy\""));
+    }
+
+    @Test
+    public void refusesWrongRangeLayoutSchemaAndSyntax() {
+        expectRefused(GOOD.replace("[0, 255]", "[-1, 1]"));
+        expectRefused(GOOD.replace("\"NHWC\"", "\"NCHW\""));
+        expectRefused(GOOD.replace("\"schema\": 1", "\"schema\": 2"));
+        expectRefused(GOOD.replace("[[256, 256], [384, 384]]", "[[255, 255]]"));
+        expectRefused(GOOD.substring(0, GOOD.length() - 2));
+        expectRefused(GOOD + "x");
+    }
+
+    private static void expectRefused(String json) {
+        try {
+            StyleManifest.parse(json);
+            fail("accepted: " + json);
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage(), !expected.getMessage().isEmpty());
+        }
+    }
+
+    /** With -Dbundle.manifest=PATH (set by tests/test_demo_android.py): a real bundle parses and its files match. */
+    @Test
+    public void realBundleParsesAndHashesMatch() throws Exception {
+        String configured = System.getProperty("bundle.manifest", "");
+        assumeFalse("no -Dbundle.manifest given", configured.isEmpty());
+        Path manifestPath = Paths.get(configured);
+        StyleManifest manifest = StyleManifest.parse(new String(Files.readAllBytes(manifestPath), StandardCharsets.UTF_8));
+        assertTrue("bundle has styles", !manifest.styles.isEmpty());
+        for (StyleManifest.Style style : manifest.styles) {
+            assertTrue(Files.isRegularFile(manifestPath.resolveSibling(style.thumbnail)));
+            for (StyleManifest.Model model : style.models) {
+                Path file = manifestPath.resolveSibling(model.file);
+                assertEquals(model.file + " bytes", model.bytes, Files.size(file));
+                assertEquals(model.file + " sha256", model.sha256, sha256(file));
+            }
+        }
+    }
+
+    private static String sha256(Path file) throws Exception {
+        MessageDigest digest = MessageDigest.getInstance("SHA-256");
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        StringBuilder hex = new StringBuilder();
+        for (byte b : digest.digest()) {
+            hex.append(String.format("%02x", b));
+        }
+        return hex.toString();
+    }
+}

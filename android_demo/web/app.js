@@ -1,0 +1,147 @@
+// The browser demo: pick a style from models/manifest.json (written by `mobilestyle bundle --web`), upload a photo,
+// see it stylized with the measured latency. URL parameters: style, runtime (onnx|tflite), threads, size, models.
+// window.demo exposes the last input/output and a benchmark for the end-to-end test (e2e.mjs).
+import { centerCropSquare } from "./src/pil-resize.js";
+import { blend, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
+import { maxThreads, openRunner } from "./src/runtimes.js";
+
+const params = new URLSearchParams(location.search);
+const modelsUrl = new URL(params.get("models") || "models/", location.href);
+const $ = (id) => document.getElementById(id);
+const state = { manifest: null, style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, lastMs: null };
+
+function setStatus(kind, text) {
+  $("status").dataset.state = kind;
+  $("status").textContent = text;
+}
+
+function draw(canvas, rgb, side) {
+  canvas.width = side;
+  canvas.height = side;
+  canvas.getContext("2d").putImageData(new ImageData(rgbToRgba(rgb), side, side), 0, 0);
+}
+
+function chosenModel() {
+  const wanted = $("runtime").value;
+  return state.style.models.find((m) => m.format === wanted);
+}
+
+function modelSide(model) {
+  if (!Array.isArray(model.sizes)) return state.side; // dynamic ONNX: the page's size
+  const squares = model.sizes.filter(([h, w]) => h === w).map(([h]) => h);
+  return squares.includes(state.side) ? state.side : squares[0];
+}
+
+function reloadWith(changes) {
+  const next = new URLSearchParams(location.search);
+  for (const [key, value] of Object.entries(changes)) next.set(key, value);
+  location.search = next.toString(); // thread count is fixed when a WASM runtime starts: reload
+}
+
+async function openStyle() {
+  const model = chosenModel();
+  if (!model) {
+    setStatus("error", `style ${state.style.name} has no ${$("runtime").value} model`);
+    return;
+  }
+  setStatus("loading", `loading ${model.file}…`);
+  $("thumbnail").src = new URL(state.style.thumbnail, modelsUrl).href;
+  state.runner = await openRunner(model, modelsUrl, Number($("threads").value));
+  state.side = modelSide(model);
+  setStatus("ready", `ready: ${model.file} (${model.precision}, ${(model.bytes / 1024).toFixed(0)} KiB)`);
+  if (state.photo) await stylize();
+}
+
+async function readPhoto(file) {
+  const bitmap = await createImageBitmap(file, { imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none" });
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext("2d", { colorSpace: "srgb" });
+  context.drawImage(bitmap, 0, 0);
+  const { data } = context.getImageData(0, 0, bitmap.width, bitmap.height, { colorSpace: "srgb" });
+  return { rgb: rgbaToRgb(data), width: bitmap.width, height: bitmap.height };
+}
+
+async function stylize() {
+  const side = state.side;
+  state.input = centerCropSquare(state.photo.rgb, state.photo.width, state.photo.height, side);
+  draw($("input"), state.input, side);
+  setStatus("running", "running…");
+  const started = performance.now();
+  state.output = await state.runner.run(toNhwc(state.input), side);
+  state.lastMs = performance.now() - started;
+  showResult();
+  $("latency").textContent = `${state.style.name} · ${side}×${side} · ${state.lastMs.toFixed(1)} ms (first run) · ${state.runner.label}`;
+  $("bench").disabled = false;
+  setStatus("done", "done");
+}
+
+function showResult() {
+  if (!state.output) return;
+  const strength = Number($("strength").value) / 100;
+  $("strength-value").textContent = `${$("strength").value}%`;
+  draw($("output"), blend(state.input, tensorToRgb(state.output), strength), state.side);
+}
+
+function base64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+async function benchmark(runs) {
+  const input = toNhwc(state.input);
+  await state.runner.run(input, state.side); // warm-up
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await state.runner.run(input, state.side);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return { runs, median_ms: times[Math.floor(runs / 2)], min_ms: times[0], label: state.runner.label };
+}
+
+async function main() {
+  const threads = Math.min(Number(params.get("threads") || 1), maxThreads());
+  for (let n = 1; n <= Math.max(2, maxThreads()); n *= 2) $("threads").add(new Option(String(n), String(n), false, n === threads));
+  if (params.get("runtime")) $("runtime").value = params.get("runtime");
+  const response = await fetch(new URL("manifest.json", modelsUrl));
+  if (!response.ok) throw new Error(`no models/manifest.json (${response.status}): run mobilestyle bundle STYLE.jpg --web android_demo/web`);
+  state.manifest = await response.json();
+  if (!state.manifest.styles.length) throw new Error("the manifest lists no style");
+  for (const style of state.manifest.styles) $("style").add(new Option(style.name, style.name));
+  $("style").value = params.get("style") || state.manifest.styles[0].name;
+  state.style = state.manifest.styles.find((s) => s.name === $("style").value) || state.manifest.styles[0];
+
+  $("style").addEventListener("change", () => reloadWith({ style: $("style").value }));
+  $("runtime").addEventListener("change", () => reloadWith({ runtime: $("runtime").value }));
+  $("threads").addEventListener("change", () => reloadWith({ threads: $("threads").value }));
+  $("strength").addEventListener("input", showResult);
+  $("bench").addEventListener("click", async () => {
+    $("bench").disabled = true;
+    const result = await benchmark(10);
+    $("latency").textContent = `${state.style.name} · ${state.side}×${state.side} · median ${result.median_ms.toFixed(1)} ms, best ${result.min_ms.toFixed(1)} ms of 10 · ${result.label}`;
+    $("bench").disabled = false;
+  });
+  $("photo").addEventListener("change", async () => {
+    try {
+      state.photo = await readPhoto($("photo").files[0]);
+      await stylize();
+    } catch (error) {
+      setStatus("error", String(error));
+    }
+  });
+  await openStyle();
+}
+
+window.demo = {
+  state,
+  ready: main().catch((error) => {
+    setStatus("error", String(error.message || error));
+    throw error;
+  }),
+  inputBase64: () => base64(state.input),
+  outputBase64: () => base64(new Uint8Array(state.output.buffer, state.output.byteOffset, state.output.byteLength)),
+  benchmark,
+  crossOriginIsolated: globalThis.crossOriginIsolated,
+};

@@ -1,0 +1,87 @@
+// End-to-end check of the browser demo in headless Chromium (Debian's, driven by playwright-core): for each runtime
+// and thread count, load the page, upload a photo, wait for the result, read back the page's input crop and model
+// output, and time the model. Writes OUT/result.json and OUT/screenshot.png; tests/test_demo_web.py compares the
+// numbers with the Python runtimes. Usage:
+//   node e2e.mjs --models DIR --photo PHOTO.png --out DIR [--style NAME] [--runtimes onnx,tflite] [--threads 1,2] [--runs 5]
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { startServer } from "./serve.mjs";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const models = path.resolve(option("--models", "models"));
+const photo = path.resolve(option("--photo", ""));
+const out = path.resolve(option("--out", "e2e-out"));
+const style = option("--style", "");
+const runtimes = option("--runtimes", "onnx,tflite").split(",");
+const threadCounts = option("--threads", "1,2").split(",").map(Number);
+const runs = Number(option("--runs", 5));
+const size = Number(option("--size", 256));
+const chromiumPath = option("--chromium", process.env.CHROMIUM || "/usr/bin/chromium");
+const timeout = Number(option("--timeout-ms", 60000));
+
+const FLAGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync"];
+
+async function runOne(browser, baseUrl, runtime, threads, screenshot) {
+  const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
+  const page = await context.newPage();
+  const logs = [];
+  page.on("console", (message) => logs.push(`${message.type()}: ${message.text()}`));
+  page.on("pageerror", (error) => logs.push(`pageerror: ${error.message}`));
+  const query = new URLSearchParams({ runtime, threads: String(threads), size: String(size), ...(style ? { style } : {}) });
+  const record = { runtime, threads, ok: false, logs };
+  try {
+    await page.goto(`${baseUrl}?${query}`, { timeout });
+    await page.waitForFunction(() => window.demo && ["ready", "error"].includes(document.getElementById("status").dataset.state), null, { timeout });
+    const status = await page.locator("#status").textContent();
+    if ((await page.locator("#status").getAttribute("data-state")) === "error") throw new Error(status);
+    await page.setInputFiles("#photo", photo);
+    await page.waitForFunction(() => ["done", "error"].includes(document.getElementById("status").dataset.state), null, { timeout });
+    if ((await page.locator("#status").getAttribute("data-state")) === "error") throw new Error(await page.locator("#status").textContent());
+    Object.assign(record, await page.evaluate(async (n) => ({
+      cross_origin_isolated: window.demo.crossOriginIsolated,
+      side: window.demo.state.side,
+      input_rgb_b64: window.demo.inputBase64(),
+      output_nhwc_f32_b64: window.demo.outputBase64(),
+      first_run_ms: window.demo.state.lastMs,
+      benchmark: await window.demo.benchmark(n),
+      latency_text: document.getElementById("latency").textContent,
+    }), runs));
+    if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+    record.ok = true;
+  } catch (error) {
+    record.error = String(error.message || error).split("\n")[0];
+  } finally {
+    await context.close();
+  }
+  return record;
+}
+
+async function main() {
+  await fs.mkdir(out, { recursive: true });
+  const server = await startServer({ models });
+  // playwright gives every launch a fresh temporary profile (its own --user-data-dir), removed on close.
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: FLAGS });
+  const version = browser.version();
+  const results = [];
+  try {
+    for (const runtime of runtimes) {
+      for (const threads of threadCounts) {
+        const screenshot = results.length === 0 ? path.join(out, "screenshot.png") : null;
+        const record = await runOne(browser, server.url, runtime, threads, screenshot);
+        console.log(`${runtime} ${threads} thread(s): ${record.ok ? `median ${record.benchmark.median_ms.toFixed(1)} ms` : record.error}`);
+        results.push(record);
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const summary = { chromium: version, runs, size, results };
+  await fs.writeFile(path.join(out, "result.json"), JSON.stringify(summary, null, 1));
+  process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+}
+
+await main();

@@ -1,0 +1,105 @@
+"""Verification shared by the formats: a fixed test image, parity against PyTorch, accuracy limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mobilestyle.errors import MobilestyleError
+from mobilestyle.runtimes import Runner, torch_threads
+
+MAX_ABS_FP32 = 1e-3
+# Errors are measured against PyTorch fp32 (and against float64 before failing a file: PyTorch's own fp32 output
+# is up to ~1.1e-3 off the exact function on random 8-base nets). ONNX Runtime fp32 lands at ~4e-4 of the exact
+# function; LiteRT fp32 (XNNPACK and its reference kernels alike) at 0.9-2.7e-3, so its fp32 limit is looser.
+MAX_ABS_FP32_TFLITE = 4e-3
+MAX_ABS_FP16 = 1.0
+MIN_PSNR_INT8 = 30.0
+
+
+def test_image(height: int, width: int, seed: int = 7) -> np.ndarray:
+    """A deterministic HxWx3 picture on 0..255: smooth colour ramps, edges and fine texture."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    y /= max(height - 1, 1)
+    x /= max(width - 1, 1)
+    rng = np.random.default_rng(seed)
+    texture = rng.normal(0.0, 18.0, (height, width, 3)).astype(np.float32)
+    disc = (((x - 0.6) ** 2 + (y - 0.4) ** 2) < 0.06).astype(np.float32)[..., None]
+    base = np.stack([255 * x, 255 * y, 255 * (1 - x) * (0.5 + 0.5 * np.sin(8 * y))], axis=-1)
+    return np.clip(base * (1 - disc) + disc * np.array([230, 40, 60], np.float32) + texture, 0, 255).astype(np.float32)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+@dataclass
+class Parity:
+    max_abs_error: float
+    psnr_db: float
+    finite: bool
+
+    def check(self, precision: str, what: str, fp32_limit: float = MAX_ABS_FP32) -> None:
+        """Raise MobilestyleError when the accuracy limit of ``precision`` is missed."""
+        if not self.finite:
+            raise MobilestyleError(f"{what}: verification failed: the output holds NaN or Inf")
+        if precision == "fp32" and self.max_abs_error > fp32_limit:
+            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {fp32_limit} (fp32)")
+        if precision == "fp16" and self.max_abs_error > MAX_ABS_FP16:
+            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP16} (fp16)")
+        if precision == "int8" and self.psnr_db < MIN_PSNR_INT8:
+            raise MobilestyleError(f"{what}: verification failed: PSNR {self.psnr_db:.1f} dB < {MIN_PSNR_INT8} dB vs fp32 (int8)")
+
+
+def parity(runner: Runner, reference: Runner, shapes: list[tuple[int, int]]) -> Parity:
+    """Worst error of ``runner`` against ``reference`` over the test image at each shape."""
+    worst, lowest_psnr, finite = 0.0, float("inf"), True
+    for height, width in shapes:
+        image = test_image(height, width)
+        expected = reference.run(image)
+        got = runner.run(image)
+        if got.shape != expected.shape:
+            raise MobilestyleError(f"verification failed: output shape {got.shape} != {expected.shape}")
+        finite = finite and bool(np.isfinite(got).all())
+        worst = max(worst, float(np.abs(got - expected).max()))
+        lowest_psnr = min(lowest_psnr, psnr(got, expected))
+    return Parity(worst, lowest_psnr, finite)
+
+
+FP16_MAX = 65504.0
+
+
+def fp16_norm_headroom(net: nn.Module, image: np.ndarray) -> float:
+    """Largest |x| entering an instance norm on ``image``: fp16 computes x², so it must stay well under 255."""
+    from mobilestyle.transformer import InstanceNorm
+
+    largest = 0.0
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        nonlocal largest
+        largest = max(largest, float(inputs[0].abs().max()))
+
+    handles = [m.register_forward_pre_hook(hook) for m in net.modules() if isinstance(m, InstanceNorm)]
+    try:
+        with torch.no_grad():
+            net(torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return largest
+
+
+GUARD_SIDE = 96  # activation magnitudes hardly depend on the picture's size: check on a small one
+
+
+def check_fp16_guard(net: nn.Module) -> str:
+    """Raise when the fp16 file's instance norms would overflow (x² > 65504); else describe the headroom."""
+    with torch_threads(1):
+        largest = fp16_norm_headroom(net, test_image(GUARD_SIDE, GUARD_SIDE))
+    if largest**2 >= FP16_MAX / 4:
+        raise MobilestyleError(f"fp16 guard: activations reach {largest:.0f} before an instance norm (x² near fp16's 65504); export fp32")
+    return f"fp16 guard: max |x| into instance norms {largest:.1f}, x² {largest**2:.0f} << 65504"

@@ -1,0 +1,64 @@
+"""What a user would do instead of the meta network: Johnson per-style training and Gatys optimization, timed per step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from mobilestyle.bench.core import GATYS_STEPS, JOHNSON_BATCH, JOHNSON_STEPS, BenchOptions, Subject, skip
+from mobilestyle.bench.records import BenchRecord, BenchResult
+from mobilestyle.bench.timing import time_interleaved
+from mobilestyle.errors import MobilestyleError
+from mobilestyle.transformer import NetConfig, TransformNet
+
+
+def time_baselines(options: BenchOptions, subject: Subject, result: BenchResult, log: Callable[[str], None]) -> None:
+    """What a user would do instead: Johnson per-style training, Gatys optimization (per-step time, extrapolated)."""
+    from mobilestyle.losses import LossWeights, PerceptualLoss
+    from mobilestyle.vgg import VGGEncoder
+
+    try:
+        from mobilestyle.baselines.gatys import optimize_image
+    except ImportError:
+        optimize_image = None  # type: ignore[assignment]
+    try:
+        vgg = VGGEncoder.from_weights(options.vgg_weights).eval()
+    except MobilestyleError as exc:
+        skip(result, f"baselines: {exc}")
+        return
+    threads = options.threads[0]
+    torch.set_num_threads(threads)
+    loss = PerceptualLoss(vgg, LossWeights())
+    side = 256
+    rng = torch.Generator().manual_seed(0)
+    content = torch.rand(JOHNSON_BATCH, 3, side, side, generator=rng) * 255
+    target = loss.style_of(torch.rand(1, 3, side, side, generator=rng) * 255)
+    config = subject.net.config if subject.net is not None else NetConfig()
+    net = TransformNet(config).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def johnson_step() -> object:
+        parts = loss(net(content), content, target)
+        optimizer.zero_grad(set_to_none=True)
+        parts["total_loss"].backward()
+        optimizer.step()
+        return None
+
+    log("baselines: Johnson training steps")
+    steps = max(1, options.baseline_steps)
+    timing = time_interleaved({"johnson": johnson_step}, repeats=steps, warmup=1)["johnson"]
+    hours = timing.median_ms * JOHNSON_STEPS / 3.6e6
+    result.records.append(BenchRecord.from_timing(
+        timing, kind="baseline", model="johnson-train-step", runtime="torch", device="cpu", precision="fp32", height=side, width=side,
+        threads=threads, weights="random", note=f"one training step (same net, VGG losses, Adam), batch {JOHNSON_BATCH}; x {JOHNSON_STEPS} steps = {hours:.1f} h per style (extrapolated)"))
+    if optimize_image is None:
+        skip(result, "gatys: mobilestyle.baselines.gatys is not available")
+        return
+    image = content[:1]
+    log("baselines: Gatys steps")
+    timing = time_interleaved({"gatys": lambda: optimize_image(loss, image, target, 1)}, repeats=steps, warmup=1)["gatys"]
+    seconds = timing.median_ms * GATYS_STEPS / 1000.0
+    result.records.append(BenchRecord.from_timing(
+        timing, kind="baseline", model="gatys-step", runtime="torch", device="cpu", precision="fp32", height=side, width=side,
+        threads=threads, weights="-", note=f"optimize_image(steps=1): one Adam step on the pixels (+ its content-feature forward); x {GATYS_STEPS} = {seconds:.0f} s per image (extrapolated)"))

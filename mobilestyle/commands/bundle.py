@@ -1,0 +1,99 @@
+"""`mobilestyle bundle`: style models (or style images, exported first) -> the Android demo's assets and the web demo.
+
+Each input is an exported model (.tflite for the app, .onnx and .tflite for the web demo) or a style image,
+which is exported first with the meta network. Every model is validated (metadata, signatures, one run on a
+probe image) before it is copied; manifest.json (name, file, bytes, sha256, sizes, layout, value range,
+precision, thumbnail) is written last and atomically. Bundling again adds or replaces styles by name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from mobilestyle.atomic import ensure_writable_dir
+from mobilestyle.commands.options import checkpoint_option, json_flag, vgg_weights_option
+from mobilestyle.errors import MobilestyleError
+
+
+@click.command(help=__doc__)
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--app", "app_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("android_demo"), show_default=True,
+              help="The Android demo project; models go to app/src/main/assets/styles/.")
+@click.option("--web", "web_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also bundle for the browser demo (e.g. android_demo/web): ONNX and TFLite go to DIR/models/.")
+@click.option("--no-app", is_flag=True, help="Bundle only for the web demo.")
+@click.option("--size", type=click.IntRange(16, 2048), default=256, show_default=True,
+              help="Model input side when exporting style images (multiple of 4); probe size for dynamic models.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True, help="Precision when exporting style images.")
+@click.option("--name", default=None, help="Style name when bundling one style (a-z 0-9 _ -). Default: the metadata's style name or the file stem.")
+@click.option("--clean", is_flag=True, help="Drop styles bundled earlier (only files their manifest names are deleted).")
+@click.option("--fixtures", "fixtures_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the golden preprocessing fixtures the app's Java core tests read, to this folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@checkpoint_option
+@vgg_weights_option
+@json_flag
+def command(
+    inputs: tuple[Path, ...],
+    app_dir: Path,
+    web_dir: Path | None,
+    no_app: bool,
+    size: int,
+    precision: str,
+    name: str | None,
+    clean: bool,
+    fixtures_dir: Path | None,
+    no_progress: bool,
+    checkpoint: Path | None,
+    vgg_weights: Path | None,
+    as_json: bool,
+) -> None:
+    from mobilestyle import bundle
+
+    summary: dict = {}
+    if fixtures_dir is not None:
+        from mobilestyle.demo_fixtures import write_fixtures
+
+        summary["fixtures"] = [str(p) for p in write_fixtures(fixtures_dir)]
+    if not inputs:
+        if fixtures_dir is None:
+            raise MobilestyleError("nothing to bundle: pass .tflite/.onnx models or style images")
+        _report(summary, as_json)
+        return
+    if size % 4:
+        raise MobilestyleError(f"--size must be a multiple of 4, not {size}")
+    if no_app and web_dir is None:
+        raise MobilestyleError("--no-app needs --web DIR")
+    if name is not None:
+        bundle.check_name(name)
+    model_paths, style_images = bundle.classify_inputs(inputs)
+    destinations = []
+    if not no_app:
+        destinations.append(bundle.Destination("app", bundle.app_assets_dir(app_dir), ("tflite",), clean))
+    if web_dir is not None:
+        web_models = ensure_writable_dir(web_dir / bundle.WEB_MODELS)
+        destinations.append(bundle.Destination("web", web_models, ("onnx", "tflite"), clean))
+    with tqdm(total=len(style_images), desc="export", unit="style", disable=no_progress or not style_images) as progress:
+        result = bundle.bundle_inputs(model_paths, style_images, destinations, size=size, precision=precision, name=name,
+                                      checkpoint=checkpoint, vgg_weights=vgg_weights, progress=progress)
+    summary.update(result.to_dict())
+    _report(summary, as_json)
+
+
+def _report(summary: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    for path in summary.get("fixtures", []):
+        click.echo(f"fixture  {path}")
+    for style in summary.get("styles", []):
+        files = ", ".join(f"{fmt} {info['bytes'] / 1024:.0f} KiB ({info['precision']}, probe {info['probe_size']}² in {info['probe_ms']:.0f} ms)"
+                          for fmt, info in style["files"].items())
+        diff = style["onnx_vs_tflite_max_abs_diff"]
+        click.echo(f"{style['name']:<24} {files}" + (f"; onnx vs tflite max |diff| {diff:.4f}" if diff is not None else ""))
+    for dest in summary.get("destinations", []):
+        click.echo(f"{dest['label']:<4} {dest['manifest']}: {len(dest['styles_written'])} style(s) written, {dest['total_bytes'] / 1024:.0f} KiB in total")

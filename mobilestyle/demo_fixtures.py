@@ -1,0 +1,93 @@
+"""Golden fixtures for the Android demo's Java core (android_demo/core): Python's pre- and post-processing,
+written out so the Java tests prove both sides compute the same pixels.
+
+The Python side is the reference: `mobilestyle.images.center_crop_square` (PIL Lanczos resize of the short
+side, then the centre square), NHWC float tensors on 0..255, `tensor_to_image` (clamp, round half to
+even) and `blend` below (what the app's strength slider does). Pixels travel as Android's packed ARGB
+ints (0xAARRGGBB as signed 32-bit values).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mobilestyle.atomic import atomic_write_text, ensure_writable_dir
+from mobilestyle.images import center_crop_square, tensor_to_image
+
+FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json")
+# (width, height, crop sizes): landscape and portrait sources, crops that downscale, keep and upscale.
+SOURCES = ((37, 27, (16, 24, 27, 36)), (22, 45, (12, 20, 22, 32)))
+
+
+def to_argb(rgb: np.ndarray) -> list[int]:
+    """HxWx3 uint8 -> row-major packed ARGB (alpha 255) as signed 32-bit ints, like android.graphics.Bitmap.getPixels."""
+    rgb = rgb.astype(np.uint32)
+    packed = (0xFF << 24) | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    return packed.astype(np.uint32).view(np.int32).ravel().tolist()
+
+
+def blend(content: np.ndarray, stylized: np.ndarray, strength: float) -> np.ndarray:
+    """The strength slider: strength * stylized + (1 - strength) * content, in float32, rounded half to even."""
+    s = np.float32(strength)
+    mixed = s * stylized.astype(np.float32) + (np.float32(1) - s) * content.astype(np.float32)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def synthetic_photo(width: int, height: int, seed: int) -> np.ndarray:
+    """A deterministic photo-like picture: smooth gradients, hard edges and noise (exercises every filter tap)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack([x / width * 255, y / height * 255, (x + y) % 32 * 8], axis=-1)
+    base[(x // 9 + y // 7) % 2 == 0] *= 0.4
+    noisy = base + rng.normal(0, 18, base.shape)
+    return np.clip(noisy, 0, 255).round().astype(np.uint8)
+
+
+def preprocess_payload() -> dict[str, Any]:
+    """Sources (packed ARGB) and, per requested size, the centre crop Python computes from them."""
+    sources, cases = [], []
+    for index, (width, height, sizes) in enumerate(SOURCES):
+        photo = synthetic_photo(width, height, seed=index)
+        sources.append({"width": width, "height": height, "argb": to_argb(photo)})
+        for size in sizes:
+            crop = np.asarray(center_crop_square(Image.fromarray(photo, "RGB"), size))
+            case: dict[str, Any] = {"source": index, "size": size, "crop_argb": to_argb(crop)}
+            if size == min(sizes):  # the float tensor once per source: NHWC, 0..255
+                case["tensor_nhwc"] = crop.astype(np.float32).ravel().tolist()
+            cases.append(case)
+    return {"filter": "PIL LANCZOS on the short side, then the centre square (mobilestyle.images.center_crop_square)",
+            "sources": sources, "cases": cases}
+
+
+def postprocess_case() -> dict[str, Any]:
+    """Model outputs (NHWC floats, some out of range, some exact .5 ties) -> the pixels Python shows."""
+    rng = np.random.default_rng(7)
+    height, width = 12, 8
+    values = rng.uniform(-20, 275, (height, width, 3)).astype(np.float32)
+    values.ravel()[::7] = np.floor(values.ravel()[::7]) + np.float32(0.5)  # ties: round half to even
+    pixels = np.asarray(tensor_to_image(torch.from_numpy(values).permute(2, 0, 1)))
+    return {"height": height, "width": width, "tensor_nhwc": values.ravel().tolist(), "argb": to_argb(pixels)}
+
+
+def blend_case() -> dict[str, Any]:
+    content, stylized = synthetic_photo(16, 12, seed=3), synthetic_photo(16, 12, seed=4)[::-1].copy()
+    cases = [{"strength": s, "argb": to_argb(blend(content, stylized, s))} for s in (0.0, 0.25, 0.5, 0.8, 1.0)]
+    return {"width": 16, "height": 12, "content_argb": to_argb(content), "stylized_argb": to_argb(stylized), "cases": cases}
+
+
+def write_fixtures(folder: Path) -> list[Path]:
+    """Write preprocess.json, postprocess.json and blend.json into ``folder`` (deterministic bytes)."""
+    ensure_writable_dir(folder)
+    payloads = {"preprocess.json": preprocess_payload(), "postprocess.json": postprocess_case(), "blend.json": blend_case()}
+    written = []
+    for name in FIXTURE_FILES:
+        path = folder / name
+        atomic_write_text(path, json.dumps(payloads[name], separators=(",", ":")) + "\n")
+        written.append(path)
+    return written

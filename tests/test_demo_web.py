@@ -1,0 +1,128 @@
+"""The browser demo end to end in headless Chromium (Debian's chromium driven by playwright-core, android_demo/web/e2e.mjs).
+
+The page loads a bundled style, a photo is uploaded through its file input, and the page's own centre crop and
+model output are read back: the crop must equal Python's `center_crop_square` byte for byte, and the output must
+match the Python runtime on the same input (onnxruntime for .onnx, the LiteRT interpreter for .tflite).
+Latencies (WASM, 1 and 2 threads) are printed, not asserted; the screenshot lands in $MOBILESTYLE_ARTIFACTS
+(default: the test's temp folder).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from test_bundle import DEMO_APP, demo_models  # noqa: F401  (a fixture)
+
+from mobilestyle.images import center_crop_square, load_image
+from mobilestyle.runtimes import open_model
+
+WEB = DEMO_APP / "web"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SIDE = 256
+MAX_ABS_DIFF = 0.05  # on 0..255: WASM and native kernels sum in different orders
+
+
+def require_browser_stack() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: run .ci/install-demo-tools.sh")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (run .ci/install-demo-tools.sh)")
+    for package in ("onnxruntime-web", "@litertjs/core", "playwright-core"):
+        if not (WEB / "node_modules" / package / "package.json").is_file():
+            pytest.skip(f"npm package {package} missing: (cd android_demo/web && npm ci)")
+    return node
+
+
+@pytest.fixture(scope="module")
+def browser_run(demo_models: dict[str, Path], shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
+    node = require_browser_stack()
+    root = tmp_path_factory.mktemp("web_demo")
+    result = run_cli("bundle", str(demo_models["onnx"]), str(demo_models["tflite"]), "--no-app", "--web", str(root), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    photo = root / "photo.png"  # PNG: browsers and PIL decode it to the same bytes (JPEG decoders may differ)
+    load_image(shared / "data" / "eval" / "content" / "golden_gate.jpg").save(photo)
+    out = root / "e2e"
+    command = [node, "e2e.mjs", "--models", str(root / "models"), "--photo", str(photo), "--out", str(out), "--style", "alpha",
+               "--runtimes", "onnx,tflite", "--threads", "1,2", "--runs", "5", "--size", str(SIDE), "--chromium", str(CHROMIUM)]
+    run = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=300)
+    summary = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
+    assert run.returncode == 0, run.stdout + run.stderr + json.dumps([{k: r.get(k) for k in ("runtime", "threads", "error", "logs")}
+                                                                     for r in summary.get("results", [])])
+    artifacts = Path(os.environ.get("MOBILESTYLE_ARTIFACTS", root / "artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(out / "screenshot.png", artifacts / "web_demo.png")
+    summary.update(photo=photo, models=root / "models", screenshot=artifacts / "web_demo.png")
+    return summary
+
+
+def decode(record: dict) -> tuple[np.ndarray, np.ndarray]:
+    pixels = np.frombuffer(base64.b64decode(record["input_rgb_b64"]), np.uint8).reshape(SIDE, SIDE, 3)
+    output = np.frombuffer(base64.b64decode(record["output_nhwc_f32_b64"]), np.float32).reshape(SIDE, SIDE, 3)
+    return pixels, output
+
+
+def python_latency_ms(runner, image: np.ndarray, runs: int = 5) -> float:
+    runner.run(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runner.run(image)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def test_page_matches_python_runtimes(browser_run: dict) -> None:
+    expected_input = np.asarray(center_crop_square(load_image(browser_run["photo"]), SIDE))
+    models = browser_run["models"]
+    python_runners = {fmt: open_model(models / f"alpha.{fmt}", threads=1) for fmt in ("onnx", "tflite")}
+    references = {fmt: runner.run(expected_input.astype(np.float32)) for fmt, runner in python_runners.items()}
+    rows = []
+    for record in browser_run["results"]:
+        fmt, threads = record["runtime"], record["threads"]
+        assert record["ok"] and record["side"] == SIDE, record.get("error")
+        assert record["cross_origin_isolated"] is True  # COOP/COEP served: WASM threads are real
+        page_input, page_output = decode(record)
+        assert np.array_equal(page_input, expected_input), f"{fmt}: the page's centre crop differs from Python's"
+        diff = float(np.abs(page_output - references[fmt]).max())
+        assert diff <= MAX_ABS_DIFF, f"{fmt} x{threads}: page output differs from Python by {diff}"
+        rows.append(f"{record['benchmark']['label']:<45} median {record['benchmark']['median_ms']:7.1f} ms   max|diff| vs Python {diff:.4f}")
+    for threads in (1, 2):
+        runner = open_model(models / "alpha.onnx", threads=threads)
+        rows.append(f"{'onnxruntime (Python) ' + str(threads) + ' thread(s)':<45} median {python_latency_ms(runner, expected_input.astype(np.float32)):7.1f} ms")
+    print(f"\n{browser_run['chromium']} at {SIDE}x{SIDE}:\n" + "\n".join(rows) + f"\nscreenshot: {browser_run['screenshot']}")
+
+
+def test_page_pixel_code_matches_python_fixtures() -> None:
+    """The page's crop, rounding and blend (src/*.js) on the golden fixtures the Java core is tested with."""
+    node = require_browser_stack()
+    script = """
+      import { readFileSync } from 'node:fs';
+      import { centerCropSquare } from './src/pil-resize.js';
+      import { blend, tensorToRgb } from './src/pixels.js';
+      const load = (name) => JSON.parse(readFileSync(`${process.argv[1]}/${name}`, 'utf8'));
+      const rgb = (argb) => Uint8Array.from(argb.flatMap((p) => [(p >> 16) & 255, (p >> 8) & 255, p & 255]));
+      const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+      const pre = load('preprocess.json'), post = load('postprocess.json'), mix = load('blend.json');
+      const crops = pre.cases.filter((c) => {
+        const src = pre.sources[c.source];
+        return !same(centerCropSquare(rgb(src.argb), src.width, src.height, c.size), rgb(c.crop_argb));
+      }).map((c) => `${c.source}:${c.size}`);
+      const post_ok = same(tensorToRgb(Float32Array.from(post.tensor_nhwc)), rgb(post.argb));
+      const blends = mix.cases.filter((c) => !same(blend(rgb(mix.content_argb), rgb(mix.stylized_argb), c.strength), rgb(c.argb)));
+      console.log(JSON.stringify({ cases: pre.cases.length, crops, post_ok, blends: blends.map((c) => c.strength) }));
+    """
+    fixtures = DEMO_APP / "core" / "src" / "test" / "resources" / "fixtures"
+    run = subprocess.run([node, "--input-type=module", "-e", script, str(fixtures)], cwd=WEB, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result == {"cases": 8, "crops": [], "post_ok": True, "blends": []}, result

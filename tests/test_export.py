@@ -1,0 +1,201 @@
+"""`mobilestyle export`: two eval styles to verified ONNX / TFLite / CoreML, metadata, patched == fresh."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli
+
+STYLES = ("la_muse", "starry_night")
+
+
+def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One template cache for the whole test session (shared with test_stylize.py)."""
+    return tmp_path_factory.getbasetemp() / "graph_cache"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_checkpoint, eval_style, vgg_weights):
+    out = tmp_path_factory.mktemp("exported")
+    styles = [str(eval_style / f"{name}.jpg") for name in STYLES]
+    result = run_cli("export", *styles, "--format", "all", "--size", "256", "--json", "--checkpoint", str(tiny_checkpoint),
+                     "--vgg-weights", str(vgg_weights), "-o", str(out), env={"MOBILESTYLE_CACHE": str(graph_cache(tmp_path_factory))})
+    assert result.returncode == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+def test_export_writes_verified_files_for_every_format(exported):
+    out, records = exported
+    assert sorted(Path(r["path"]).name for r in records) == sorted(f"{s}{x}" for s in STYLES for x in (".onnx", ".tflite", ".mlpackage"))
+    for record in records:
+        assert record["verified"] is True
+        assert Path(record["path"]).exists() and record["bytes"] > 0
+        if record["format"] == "coreml":
+            assert record["max_abs_error"] is None and "macOS" in record["verification"]
+        else:
+            assert record["max_abs_error"] is not None and np.isfinite(record["max_abs_error"])
+        if record["format"] == "tflite":
+            assert record["bytes"] < 600 * 1024
+            assert record["precision"] == "fp16" and record["max_abs_error"] <= 1.0
+        if record["format"] == "onnx":
+            assert record["precision"] == "fp32" and record["max_abs_error"] <= 1e-3
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_metadata_in_every_file(exported):
+    from mobilestyle.export import read_metadata
+
+    _, records = exported
+    for record in records:
+        meta = read_metadata(record["path"])
+        assert meta["style_name"] == Path(record["path"]).stem
+        assert meta["style_sha256"] == record["style_sha256"] and len(meta["style_sha256"]) == 64
+        assert meta["format"] == record["format"] and meta["precision"] == record["precision"]
+        assert meta["value_range"] == [0, 255] and meta["arch"]["base"] == 8
+        assert meta["layout"] == {"onnx": "NCHW", "tflite": "NHWC", "coreml": "image"}[record["format"]]
+        assert meta["sizes"] == ([[256, 256]] if record["format"] == "tflite" else "dynamic")
+
+
+def test_runtimes_match_pytorch(exported, la_muse_net):
+    from mobilestyle.export.verify import test_image
+
+    from mobilestyle.runtimes import TorchRunner, open_model
+
+    out, _ = exported
+    net = la_muse_net
+    image = test_image(256, 256, seed=3)
+    expected = TorchRunner(net).run(image)
+    assert np.abs(open_model(out / "la_muse.onnx").run(image) - expected).max() <= 1e-3
+    assert np.abs(open_model(out / "la_muse.tflite").run(image) - expected).max() <= 1.0
+    from mobilestyle.errors import MobilestyleError
+
+    with pytest.raises(MobilestyleError, match="256x256"):
+        open_model(out / "la_muse.tflite").run(test_image(128, 128))
+    with pytest.raises(MobilestyleError, match="macOS"):
+        open_model(out / "la_muse.mlpackage")
+
+
+def test_patched_template_equals_fresh_conversion(exported, tmp_path_factory):
+    """Weight patching into the cached conversion gives the same model as converting from scratch."""
+    from mobilestyle.export.api import model_files
+    from mobilestyle.export.coreml_format import WEIGHT_FILE
+    from mobilestyle.export.graph import export_graph
+    from mobilestyle.export.templates import TemplateCache
+    from mobilestyle.export.verify import test_image
+
+    from mobilestyle.runtimes import OnnxRunner, TfliteRunner
+    from mobilestyle.transformer import TransformNet
+
+    torch.manual_seed(5)
+    net = TransformNet().eval()
+    graph = export_graph(net)
+    cache = TemplateCache(graph_cache(tmp_path_factory))
+    meta = {"test": True}
+    tmp = tmp_path_factory.mktemp("fresh")
+    image = test_image(256, 256)
+    outputs = {}
+    for how in ("patched", "fresh"):
+        fresh = how == "fresh"
+        files, label = model_files("onnx", graph, [256], "fp32", meta, cache=cache, fresh=fresh)
+        assert label.startswith(how)
+        (tmp / f"{how}.onnx").write_bytes(files["model.onnx"])
+        outputs[how] = [OnnxRunner(tmp / f"{how}.onnx").run(image)]
+        for precision in ("fp32", "fp16"):
+            files, label = model_files("tflite", graph, [256], precision, meta, cache=cache, fresh=fresh)
+            assert label.startswith(how)
+            outputs[how].append(TfliteRunner(None, content=files["model.tflite"]).run(image))
+        files, label = model_files("coreml", graph, [256], "fp16", meta, cache=cache, fresh=fresh)
+        assert label.startswith(how)
+        outputs[how].append(np.frombuffer(files[WEIGHT_FILE], np.uint8))
+    for patched, fresh in zip(outputs["patched"][:3], outputs["fresh"][:3]):
+        assert np.abs(patched - fresh).max() <= 1e-5
+    assert np.array_equal(outputs["patched"][3], outputs["fresh"][3]), "CoreML weight.bin differs"
+
+
+def test_missing_backend_is_one_clear_line(tmp_path, tiny_checkpoint, eval_style):
+    code = "import sys; sys.modules['litert_torch'] = None; from mobilestyle.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "export", str(eval_style / "la_muse.jpg"), "--format", "tflite", "--checkpoint", str(tiny_checkpoint),
+         "-o", str(tmp_path)], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: litert-torch is not installed: pip install 'mobilestyle[tflite]' (or pip install litert-torch)"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def la_muse_net(tiny_checkpoint, eval_style, vgg_weights):
+    from mobilestyle.images import load_image
+    from mobilestyle.models import StyleEncoder, emit_style_net, load_model
+
+    loaded = load_model(tiny_checkpoint)
+    return emit_style_net(loaded.model, StyleEncoder.load(vgg_weights), load_image(eval_style / "la_muse.jpg"), loaded.style_size)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_tflite_precisions_meet_accuracy_limits(exported, la_muse_net, tmp_path, tmp_path_factory, precision):
+    from mobilestyle.export import export_net, read_metadata
+    from mobilestyle.export.templates import TemplateCache
+
+    (record,) = export_net(la_muse_net, name="la_muse", formats=["tflite"], sizes=[256], precision=precision, out_dir=tmp_path,
+                           cache=TemplateCache(graph_cache(tmp_path_factory)))
+    assert read_metadata(record.path)["precision"] == precision
+    if precision == "fp32":
+        assert record.max_abs_error <= 4e-3  # TFLite's decomposed instance norm: see export/verify.py
+    else:
+        assert record.psnr_db >= 30.0 and record.bytes < 300 * 1024
+
+
+def test_fp16_guard_rescales_norm_inputs(la_muse_net):
+    """The meta network's weights push activations past fp16's square range; the rescaled net keeps its function."""
+    from mobilestyle.export.rescale import normalize_norm_inputs
+    from mobilestyle.export.verify import check_fp16_guard, parity
+
+    from mobilestyle.errors import MobilestyleError
+    from mobilestyle.runtimes import TorchRunner
+
+    rescaled = normalize_norm_inputs(la_muse_net)
+    assert "x²" in check_fp16_guard(rescaled)
+    assert parity(TorchRunner(rescaled), TorchRunner(la_muse_net), [(256, 256)]).max_abs_error <= 0.05
+    with pytest.raises(MobilestyleError, match="fp16 guard"):
+        big = normalize_norm_inputs(la_muse_net, channel_norm=1e4)
+        check_fp16_guard(big)
+
+
+def test_failed_verification_leaves_no_file(exported, la_muse_net, tmp_path, tmp_path_factory, monkeypatch):
+    from mobilestyle.export import api
+    from mobilestyle.export.templates import TemplateCache
+
+    from mobilestyle.errors import MobilestyleError
+
+    monkeypatch.setattr(api, "MAX_ABS_FP32", -1.0)
+    with pytest.raises(MobilestyleError, match="verification failed"):
+        api.export_net(la_muse_net, name="la_muse", formats=["onnx"], sizes=[256], precision="fp32", out_dir=tmp_path,
+                       cache=TemplateCache(graph_cache(tmp_path_factory)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_layout_recovers_permutations_and_folded_scales():
+    """What converters do to weights: transposes (permutations) and folded constants (value = 127.5 * w)."""
+    from mobilestyle.export.layout import INDEX_BASE, LayoutError, Region, locate
+
+    sizes = [6, 4]
+    template = (INDEX_BASE + np.arange(10)).astype(np.float32)
+    permuted = template[:6][[3, 0, 5, 1, 4, 2]]
+    folded = (template[6:][::-1] * np.float32(127.5)).astype(np.float32)
+    data = b"HEAD" + permuted.tobytes() + np.float32([127.5, 1.0]).tobytes() + folded.tobytes()
+    regions = [Region("f", 4, permuted), Region("f", 4 + 24, np.float32([127.5, 1.0])), Region("f", 4 + 32, folded)]
+    layout = locate(regions, sizes)
+    weights = np.random.default_rng(0).normal(size=10).astype(np.float32)
+    patched = layout.patch({"f": data}, weights)["f"]
+    assert patched[:4] == b"HEAD" and patched[28:36] == data[28:36]
+    assert np.array_equal(np.frombuffer(patched, np.float32, 6, 4), weights[:6][[3, 0, 5, 1, 4, 2]])
+    assert np.array_equal(np.frombuffer(patched, np.float32, 4, 36), weights[6:][::-1] * np.float32(127.5))
+    with pytest.raises(LayoutError, match="not found"):
+        locate(regions[:2], sizes)

@@ -1,0 +1,171 @@
+"""The export graph: same function as the TransformNet for every architecture, and convertible by every exporter."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from mobilestyle.export.graph import (
+    GRAPH_VERSION,
+    block_conv_weight,
+    export_graph,
+    pad2d,
+    subpixel_weight_from_nearest,
+    subpixel_weight_from_transposed,
+)
+
+from mobilestyle.transformer import NetConfig, TransformNet
+
+MAX_ABS = 1e-3  # on the 0..255 scale
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny forwards: one thread avoids OpenMP's spin-wait collapse when the 2-core runner is shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _configs() -> list[NetConfig]:
+    configs = []
+    for base, padding, upsample, affine in itertools.product((8, 16, 32), ("zero", "reflect", "prepad"), ("deconv", "nearest"), (False, True)):
+        try:
+            configs.append(NetConfig(base, padding, upsample, affine))
+        except ValueError:  # prepad needs deconv
+            continue
+    return configs
+
+
+def _net(config: NetConfig, seed: int = 0) -> TransformNet:
+    torch.manual_seed(seed)
+    net = TransformNet(config)
+    with torch.no_grad():
+        for module in net.modules():  # non-trivial affine norms, so their folding is exercised
+            if getattr(module, "affine", False):
+                module.weight.normal_(1.0, 0.3)
+                module.bias.normal_(0.0, 0.3)
+        net.conv0.conv.bias.normal_(0.0, 0.3)
+    return net.eval()
+
+
+def _image(height: int, width: int, seed: int = 1) -> torch.Tensor:
+    return torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(seed)) * 255.0
+
+
+@pytest.mark.parametrize("config", _configs(), ids=lambda c: f"b{c.base}-{c.padding}-{c.upsample}-{'affine' if c.affine_norm else 'plain'}")
+def test_parity_every_config(config: NetConfig) -> None:
+    net = _net(config)
+    graph = export_graph(net)
+    shapes = ((64, 48), (36, 68)) if config.base == 8 else ((64, 48),)  # sides: any multiple of 4
+    for height, width in shapes:
+        x = _image(height, width)
+        with torch.no_grad():
+            expected, got = net(x), graph(x)
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max().item() <= MAX_ABS
+
+
+def test_graph_is_a_pure_function_of_the_weights() -> None:
+    net = _net(NetConfig())
+    graph = export_graph(net)
+    assert isinstance(GRAPH_VERSION, int) and GRAPH_VERSION >= 1
+    assert not graph.training
+    assert all(not p.requires_grad for p in graph.parameters())
+    before = {k: v.clone() for k, v in graph.state_dict().items()}
+    with torch.no_grad():
+        net.conv1.weight.mul_(2.0)  # the graph holds its own derived copies...
+    assert all(torch.equal(before[k], v) for k, v in graph.state_dict().items())
+    x = _image(32, 32)
+    with torch.no_grad():  # ...and a rebuilt graph follows the new weights
+        assert (export_graph(net)(x) - net(x)).abs().max().item() <= MAX_ABS
+
+
+def test_derived_weights_match_reference_ops() -> None:
+    """Each weight rewrite on its own against the PyTorch op it replaces."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 5, 12, 16)
+    w9 = torch.randn(4, 5, 9, 9)
+    full = torch.nn.functional.conv2d(x, w9, padding=4)
+    blocks = torch.nn.functional.conv2d(torch.nn.functional.pixel_unshuffle(x, 2), block_conv_weight(w9), padding=2)
+    assert torch.allclose(torch.nn.functional.pixel_shuffle(blocks, 2), full, atol=1e-4)
+
+    wt = torch.randn(5, 3, 4, 4)
+    transposed = torch.nn.functional.conv_transpose2d(x, wt, stride=2, padding=1)
+    subpixel = torch.nn.functional.pixel_shuffle(torch.nn.functional.conv2d(x, subpixel_weight_from_transposed(wt), padding=1), 2)
+    assert torch.allclose(subpixel, transposed, atol=1e-4)
+
+    w3 = torch.randn(3, 5, 3, 3)
+    upsampled = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"), w3, padding=1)
+    subpixel = torch.nn.functional.pixel_shuffle(torch.nn.functional.conv2d(x, subpixel_weight_from_nearest(w3), padding=1), 2)
+    assert torch.allclose(subpixel, upsampled, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode,torch_mode", [("reflect", "reflect"), ("replicate", "replicate"), ("zero", "constant")])
+def test_padding_in_plain_ops(mode: str, torch_mode: str) -> None:
+    x = torch.randn(1, 2, 7, 9)
+    for pad in (1, 4):
+        assert torch.equal(pad2d(x, pad, mode), torch.nn.functional.pad(x, (pad,) * 4, mode=torch_mode))
+
+
+# ------------------------------------------------------------------------------------------ converters
+CONVERT_CONFIGS = [NetConfig(), NetConfig(8, "reflect", "nearest", True)]  # every rewrite: blocks, sub-pixel, slices, affine
+CONVERT_IDS = ["b8-zero-deconv", "b8-reflect-nearest-affine"]
+SIDE = 64
+
+
+@pytest.fixture(scope="module", params=CONVERT_CONFIGS, ids=CONVERT_IDS)
+def net_and_graph(request: pytest.FixtureRequest) -> tuple[TransformNet, torch.nn.Module]:
+    net = _net(request.param)
+    return net, export_graph(net)
+
+
+def _reference(net: TransformNet) -> tuple[np.ndarray, np.ndarray]:
+    x = _image(SIDE, SIDE)
+    with torch.no_grad():
+        return x.numpy(), net(x).numpy()
+
+
+@pytest.mark.slow
+def test_onnx_dynamo_converts(net_and_graph, tmp_path) -> None:
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    from mobilestyle.export import onnx_format
+
+    net, graph = net_and_graph
+    path = tmp_path / "graph.onnx"
+    path.write_bytes(onnx_format.convert(graph)["model.onnx"])  # torch.onnx.export(dynamo=True), dynamic H and W
+    x, expected = _reference(net)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    assert np.abs(got - expected).max() <= MAX_ABS
+
+
+@pytest.mark.slow
+def test_litert_converts(net_and_graph, tmp_path) -> None:
+    pytest.importorskip("litert_torch")
+    from mobilestyle.export import tflite_format
+
+    from mobilestyle.runtimes import TfliteRunner
+
+    net, graph = net_and_graph
+    path = tmp_path / "graph.tflite"
+    path.write_bytes(tflite_format.convert(graph, [SIDE])["model.tflite"])  # litert-torch, NHWC, signature size_64x64
+    x, expected = _reference(net)
+    got = TfliteRunner(path).run(x[0].transpose(1, 2, 0))
+    assert np.abs(got - expected[0].transpose(1, 2, 0)).max() <= 4e-3  # XNNPACK's own summation order
+
+
+@pytest.mark.slow
+def test_coremltools_converts(net_and_graph) -> None:
+    ct = pytest.importorskip("coremltools")
+    _, graph = net_and_graph
+    traced = torch.jit.trace(graph, _image(SIDE, SIDE))
+    model = ct.convert(traced, inputs=[ct.TensorType(name="image", shape=(1, 3, SIDE, SIDE))], convert_to="mlprogram",
+                       minimum_deployment_target=ct.target.iOS16,  # pixel_(un)shuffle: iOS 16 / macOS 13 opsets
+                       compute_precision=ct.precision.FLOAT32, skip_model_load=True)
+    spec = model.get_spec()
+    assert spec.WhichOneof("Type") == "mlProgram"  # predictions need macOS: the spec is what Linux can check
