@@ -51,6 +51,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+
     from mobilestyle.export import FORMATS, StyleExporter
 
     torch.set_num_threads(os.cpu_count() or 1)

@@ -17,12 +17,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from mobilestyle.export import onnx_format, tflite_format
-from mobilestyle.export.graph import export_graph
 
 from mobilestyle.bench.engines import onnx_invoke, tflite_invoke
 from mobilestyle.bench.records import environment
 from mobilestyle.bench.timing import time_interleaved
+from mobilestyle.export import onnx_format, tflite_format
+from mobilestyle.export.graph import export_graph
 from mobilestyle.transformer import NetConfig, TransformNet, macs
 
 PADDINGS = ("zero", "reflect", "prepad")

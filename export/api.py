@@ -18,6 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from mobilestyle.atomic import atomic_path, ensure_writable_dir
+from mobilestyle.errors import MissingBackendError, MobilestyleError
 from mobilestyle.export import FORMATS
 from mobilestyle.export import graph as graph_module
 from mobilestyle.export.layout import flat_weights
@@ -25,10 +29,6 @@ from mobilestyle.export.metadata import build_metadata, patch_metadata
 from mobilestyle.export.rescale import normalize_norm_inputs
 from mobilestyle.export.templates import DEFAULT_CACHE, Template, TemplateCache, build_template, template_key
 from mobilestyle.export.verify import MAX_ABS_FP32, MAX_ABS_FP32_TFLITE, check_fp16_guard, parity
-from torch import nn
-
-from mobilestyle.atomic import atomic_path, ensure_writable_dir
-from mobilestyle.errors import MissingBackendError, MobilestyleError
 from mobilestyle.runtimes import OnnxRunner, TfliteRunner, torch_threads
 from mobilestyle.transformer import TransformNet
 

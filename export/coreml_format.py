@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mobilestyle.export.layout import Region, scan_exact
-from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
 from torch import nn
 
 from mobilestyle.errors import MissingBackendError, MobilestyleError
+from mobilestyle.export.layout import Region, scan_exact
+from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
 
 NAME = "coreml"
 SUFFIX = ".mlpackage"

@@ -6,11 +6,11 @@ import warnings
 
 import numpy as np
 import torch
-from mobilestyle.export.layout import Region
-from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
 from torch import nn
 
 from mobilestyle.errors import MissingBackendError
+from mobilestyle.export.layout import Region
+from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
 from mobilestyle.runtimes import ONNX_INPUT, ONNX_OUTPUT
 
 NAME = "onnx"

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
+from mobilestyle.atomic import atomic_path
 from mobilestyle.export.layout import (
     Layout,
     LayoutError,
@@ -31,9 +34,6 @@ from mobilestyle.export.layout import (
     seeded_copy,
 )
 from mobilestyle.export.metadata import patch_metadata
-from torch import nn
-
-from mobilestyle.atomic import atomic_path
 
 CACHE_ENV = "MOBILESTYLE_CACHE"
 TEMPLATE_FORMAT_VERSION = 1

@@ -9,11 +9,11 @@ import warnings
 
 import numpy as np
 import torch
-from mobilestyle.export.layout import Region
-from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
 from torch import nn
 
 from mobilestyle.errors import MissingBackendError
+from mobilestyle.export.layout import Region
+from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
 from mobilestyle.runtimes import signature_name
 
 NAME = "tflite"

@@ -87,3 +87,14 @@ def test_bad_requests_fail_before_adapting(meta_run: Path, content_dir: Path, ev
     empty = run_cli("adapt", wave, "--init", "random", "--content", str(no_photos), "-o", str(tmp_path))
     assert empty.returncode == 2 and "no images" in empty.stderr
     assert not list(tmp_path.glob("*.tflite"))
+
+
+def test_only_in_adapts_the_instance_norms_alone(content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
+    net, label = load_initialization("random", base=8, seed=0)
+    assert label == "random"
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    settings = AdaptSettings(steps=2, batch_size=1, image_size=32, only_norm=True)
+    adapt_net(net, load_image(eval_style / "wave.jpg"), list_images(content_dir)[:4], VGGEncoder.from_weights(vgg_weights), settings)
+    changed = {n for n, p in net.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(".norm" in f".{n}" for n in changed), changed
+    assert all(p.requires_grad for p in net.parameters())  # left trainable for whoever uses it next

@@ -64,7 +64,6 @@ def test_metadata_in_every_file(exported):
 
 def test_runtimes_match_pytorch(exported, la_muse_net):
     from mobilestyle.export.verify import test_image
-
     from mobilestyle.runtimes import TorchRunner, open_model
 
     out, _ = exported
@@ -88,7 +87,6 @@ def test_patched_template_equals_fresh_conversion(exported, tmp_path_factory):
     from mobilestyle.export.graph import export_graph
     from mobilestyle.export.templates import TemplateCache
     from mobilestyle.export.verify import test_image
-
     from mobilestyle.runtimes import OnnxRunner, TfliteRunner
     from mobilestyle.transformer import TransformNet
 
@@ -154,10 +152,9 @@ def test_tflite_precisions_meet_accuracy_limits(exported, la_muse_net, tmp_path,
 
 def test_fp16_guard_rescales_norm_inputs(la_muse_net):
     """The meta network's weights push activations past fp16's square range; the rescaled net keeps its function."""
+    from mobilestyle.errors import MobilestyleError
     from mobilestyle.export.rescale import normalize_norm_inputs
     from mobilestyle.export.verify import check_fp16_guard, parity
-
-    from mobilestyle.errors import MobilestyleError
     from mobilestyle.runtimes import TorchRunner
 
     rescaled = normalize_norm_inputs(la_muse_net)
@@ -169,10 +166,9 @@ def test_fp16_guard_rescales_norm_inputs(la_muse_net):
 
 
 def test_failed_verification_leaves_no_file(exported, la_muse_net, tmp_path, tmp_path_factory, monkeypatch):
+    from mobilestyle.errors import MobilestyleError
     from mobilestyle.export import api
     from mobilestyle.export.templates import TemplateCache
-
-    from mobilestyle.errors import MobilestyleError
 
     monkeypatch.setattr(api, "MAX_ABS_FP32", -1.0)
     with pytest.raises(MobilestyleError, match="verification failed"):

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+
 from mobilestyle.export.graph import (
     GRAPH_VERSION,
     block_conv_weight,
@@ -15,7 +16,6 @@ from mobilestyle.export.graph import (
     subpixel_weight_from_nearest,
     subpixel_weight_from_transposed,
 )
-
 from mobilestyle.transformer import NetConfig, TransformNet
 
 MAX_ABS = 1e-3  # on the 0..255 scale
@@ -148,7 +148,6 @@ def test_onnx_dynamo_converts(net_and_graph, tmp_path) -> None:
 def test_litert_converts(net_and_graph, tmp_path) -> None:
     pytest.importorskip("litert_torch")
     from mobilestyle.export import tflite_format
-
     from mobilestyle.runtimes import TfliteRunner
 
     net, graph = net_and_graph

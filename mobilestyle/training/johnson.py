@@ -13,7 +13,7 @@ import torch
 
 from mobilestyle.losses import style_targets
 from mobilestyle.models import sha256_file
-from mobilestyle.training.loop import TrainContext, sync_gradients
+from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig, TransformNet
 
 log = logging.getLogger("mobilestyle.train")
@@ -46,11 +46,7 @@ class JohnsonMethod:
         with self.ctx.autocast():
             output = self.model(content)
             parts = self.ctx.loss(output, content, self.target)
-        self.optimizer.zero_grad(set_to_none=True)
-        parts["total_loss"].backward()
-        sync_gradients(self.parameters, self.ctx.world)
-        self.optimizer.step()
-        return {k: v.detach() for k, v in parts.items()}
+        return optimizer_step(self.optimizer, self.parameters, parts, self.ctx.world)
 
     @torch.no_grad()
     def samples(self, contents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

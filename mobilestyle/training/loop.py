@@ -140,6 +140,17 @@ def sync_gradients(parameters: list[nn.Parameter], world: int) -> None:
         offset += n
 
 
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter], parts: dict[str, torch.Tensor], world: int
+) -> dict[str, torch.Tensor]:
+    """Backward on the total loss, average gradients over ranks, step; return the detached loss parts."""
+    optimizer.zero_grad(set_to_none=True)
+    parts["total_loss"].backward()
+    sync_gradients(parameters, world)
+    optimizer.step()
+    return {k: v.detach() for k, v in parts.items()}
+
+
 def broadcast_parameters(module: nn.Module, world: int) -> None:
     if world > 1:
         for tensor in list(module.parameters()) + list(module.buffers()):

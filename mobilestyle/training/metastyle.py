@@ -170,7 +170,7 @@ class MetaStyleMethod:
             (parts["total_loss"] / settings.styles_per_batch).backward()
             parts["inner_loss"] = inner_loss
             for key, value in parts.items():
-                sums[key] = sums.get(key, 0) + value.detach() / settings.styles_per_batch
+                sums[key] = sums.get(key, torch.zeros((), device=value.device)) + value.detach() / settings.styles_per_batch
             self.last_style, self.last_adapted = style_image, {n: v.detach() for n, v in fast.items()}
         sync_gradients(self.parameters, ctx.world)
         if all(torch.isfinite(p.grad).all() for p in self.parameters if p.grad is not None):
@@ -178,6 +178,7 @@ class MetaStyleMethod:
         else:  # an inner step diverged: keep the initialization rather than poison it (same on every rank)
             self.skipped_steps += 1
             log.warning("meta-iteration %d: non-finite outer gradient, update skipped (lower --inner-lr?)", step + 1)
+        sums["skipped_updates"] = torch.tensor(float(self.skipped_steps))
         return sums
 
     @torch.no_grad()

@@ -8,7 +8,7 @@ import torch
 
 from mobilestyle.losses import style_targets
 from mobilestyle.meta import MetaNetwork
-from mobilestyle.training.loop import TrainContext, sync_gradients
+from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig
 from mobilestyle.vgg import style_statistics
 
@@ -41,11 +41,7 @@ class ShenMethod:
             params = self.model.params(self.stats)
             output = self.model.stylize(content, params)
             parts = self.ctx.loss(output, content, self.target)
-        self.optimizer.zero_grad(set_to_none=True)
-        parts["total_loss"].backward()
-        sync_gradients(self.parameters, self.ctx.world)
-        self.optimizer.step()
-        return {k: v.detach() for k, v in parts.items()}
+        return optimizer_step(self.optimizer, self.parameters, parts, self.ctx.world)
 
     @torch.no_grad()
     def samples(self, contents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
