@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli, shared_path
-from mobilestyle.export import read_metadata
 from test_metastyle import tiny_metastyle_run
 
+from mobilestyle import export
 from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
 from mobilestyle.data import list_images
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image
@@ -55,7 +55,7 @@ def test_adapt_writes_a_verified_tflite(meta_run: Path, content_dir: Path, eval_
     assert summary["adapt_steps"] == 5 and summary["seconds_per_step"] > 0
     (record,) = summary["artifacts"]
     assert record["format"] == "tflite" and record["verified"] and Path(record["path"]) == out / "wave.tflite"
-    metadata = read_metadata(out / "wave.tflite")
+    metadata = export.read_metadata(out / "wave.tflite")
     assert metadata["method"] == "metastyle" and metadata["adapt_steps"] == 5
     assert metadata["arch"] == {"base": 8, "padding": "reflect", "upsample": "nearest", "affine_norm": True}
     # the file computes the adapted net (not the initialization)

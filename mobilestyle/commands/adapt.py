@@ -50,7 +50,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
             as_json: bool) -> None:
     """Adapt, export, verify; prints one line per file (or JSON)."""
     from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
-    from mobilestyle.commands.export import _formats, _table
+    from mobilestyle.commands.export import artifact_table, parse_formats
     from mobilestyle.data import list_images, readable_images
     from mobilestyle.errors import MobilestyleError
     from mobilestyle.export import export_net
@@ -62,7 +62,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
     if image_size % 4:
         raise click.BadParameter("must be a multiple of 4", param_hint="--image-size")
     name = name or style_image.stem
-    chosen, size_list = _formats(formats), list(sizes) or [256]
+    chosen, size_list = parse_formats(formats), list(sizes) or [256]
     check_request(chosen, size_list, precision, name)  # fail before adapting, not after
     require_backends(chosen)
     style = load_image(style_image)
@@ -97,7 +97,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
     if result.losses:
         click.echo(f"adapted to {name} in {steps} steps ({result.seconds:.1f} s, {result.seconds_per_step:.3f} s/step); "
                    f"loss {summary['loss_first_step']:.4g} -> {summary['loss_last_10_steps']:.4g} (mean of the last {len(tail)} steps)")
-    click.echo(_table(records))
+    click.echo(artifact_table(records))
     if "coreml" in chosen:
         click.echo("note: CoreML packages are checked by their spec here; CoreML predictions need macOS.")
     if checkpoint is not None:

@@ -13,7 +13,7 @@ from mobilestyle.errors import MobilestyleError
 FORMAT_CHOICES = ("onnx", "tflite", "coreml", "all")
 
 
-def _formats(values: tuple[str, ...]) -> list[str]:
+def parse_formats(values: tuple[str, ...]) -> list[str]:
     from mobilestyle.export import FORMATS
 
     chosen: list[str] = []
@@ -29,7 +29,7 @@ def _formats(values: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def _table(records: list) -> str:
+def artifact_table(records: list) -> str:
     rows = [("file", "format", "precision", "size", "max abs err", "PSNR dB", "seconds", "verified by")]
     for r in records:
         size = f"{r.bytes / 1024:.0f} KiB"
@@ -70,7 +70,7 @@ def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tup
     from mobilestyle.export.api import StyleExporter, check_request, require_backends
     from mobilestyle.images import load_image
 
-    chosen = _formats(formats)
+    chosen = parse_formats(formats)
     size_list = list(sizes) or [256]
     if name and len(style_images) > 1:
         raise MobilestyleError("--name works with one style image; several styles are named after their files")
@@ -91,6 +91,6 @@ def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tup
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
     else:
-        click.echo(_table(records))
+        click.echo(artifact_table(records))
         if "coreml" in chosen:
             click.echo("note: CoreML packages are checked by their spec here; CoreML predictions need macOS.")

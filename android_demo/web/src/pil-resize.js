@@ -50,50 +50,33 @@ function clip8(sum) {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-// Sums stay inside int32 exactly as in C (|weights| < 2^22 * ~1.3, 255 * 73 taps), so `| 0` mirrors C int math.
-function horizontal(src, width, height, outWidth) {
-  const { ksize, bounds, weights } = taps(width, outWidth);
-  const out = new Uint8Array(outWidth * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let xx = 0; xx < outWidth; xx++) {
-      const xmin = bounds[xx * 2];
-      const count = bounds[xx * 2 + 1];
+// One separable pass along x (alongX) or y. Sums stay inside int32 exactly as in C (|weights| < 2^22 * ~1.3,
+// 255 * 73 taps), so `| 0` mirrors C int math.
+function resampleAxis(src, width, height, outLen, alongX) {
+  const { ksize, bounds, weights } = taps(alongX ? width : height, outLen);
+  const lines = alongX ? height : width;
+  const outWidth = alongX ? outLen : width;
+  const inStep = alongX ? 3 : width * 3;
+  const outStep = alongX ? 3 : outWidth * 3;
+  const out = new Uint8Array(outWidth * (alongX ? height : outLen) * 3);
+  for (let line = 0; line < lines; line++) {
+    const inBase = alongX ? line * width * 3 : line * 3;
+    const outBase = alongX ? line * outWidth * 3 : line * 3;
+    for (let o = 0; o < outLen; o++) {
+      const first = bounds[o * 2];
+      const count = bounds[o * 2 + 1];
       let r = 1 << (PRECISION_BITS - 1), g = r, b = r;
-      for (let x = 0; x < count; x++) {
-        const w = weights[xx * ksize + x];
-        const i = (y * width + xmin + x) * 3;
+      for (let t = 0; t < count; t++) {
+        const w = weights[o * ksize + t];
+        const i = inBase + (first + t) * inStep;
         r = (r + src[i] * w) | 0;
         g = (g + src[i + 1] * w) | 0;
         b = (b + src[i + 2] * w) | 0;
       }
-      const o = (y * outWidth + xx) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
-    }
-  }
-  return out;
-}
-
-function vertical(src, width, height, outHeight) {
-  const { ksize, bounds, weights } = taps(height, outHeight);
-  const out = new Uint8Array(width * outHeight * 3);
-  for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = bounds[yy * 2];
-    const count = bounds[yy * 2 + 1];
-    for (let x = 0; x < width; x++) {
-      let r = 1 << (PRECISION_BITS - 1), g = r, b = r;
-      for (let y = 0; y < count; y++) {
-        const w = weights[yy * ksize + y];
-        const i = ((ymin + y) * width + x) * 3;
-        r = (r + src[i] * w) | 0;
-        g = (g + src[i + 1] * w) | 0;
-        b = (b + src[i + 2] * w) | 0;
-      }
-      const o = (yy * width + x) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
+      const j = outBase + o * outStep;
+      out[j] = clip8(r);
+      out[j + 1] = clip8(g);
+      out[j + 2] = clip8(b);
     }
   }
   return out;
@@ -102,8 +85,8 @@ function vertical(src, width, height, outHeight) {
 /** Image.resize((outWidth, outHeight), Image.LANCZOS) on RGB bytes. */
 export function resize(rgb, width, height, outWidth, outHeight) {
   let pixels = rgb;
-  if (outWidth !== width) pixels = horizontal(pixels, width, height, outWidth);
-  if (outHeight !== height) pixels = vertical(pixels, outWidth, height, outHeight);
+  if (outWidth !== width) pixels = resampleAxis(pixels, width, height, outWidth, true);
+  if (outHeight !== height) pixels = resampleAxis(pixels, outWidth, height, outHeight, false);
   return pixels;
 }
 
