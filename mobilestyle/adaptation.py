@@ -61,7 +61,9 @@ def load_initialization(init: str | Path | None, base: int | None = None, seed: 
         torch.manual_seed(seed)
         return TransformNet(metastyle_config({"base": base or METASTYLE_NET.base})), RANDOM_INIT
     if init is None:
-        path = default_init_path(base or METASTYLE_NET.base)
+        # --arch given: that width's initialization; else the best that ships (32-base, then the mobile 8-base)
+        candidates = [default_init_path(b) for b in ([base] if base else [METASTYLE_NET.base, 8])]
+        path = next((c for c in candidates if c.is_file()), candidates[0])
         if not path.is_file():
             raise MobilestyleError(
                 f"no trained MetaStyle initialization ships with this install ({path.name}); pass --init PATH "

@@ -70,7 +70,8 @@ def test_adapt_writes_a_verified_tflite(meta_run: Path, content_dir: Path, eval_
 
 
 def test_missing_default_initialization_is_one_clear_line(content_dir: Path, eval_style: Path, tmp_path: Path) -> None:
-    result = run_cli("adapt", str(eval_style / "wave.jpg"), "--content", str(content_dir), "-o", str(tmp_path))
+    # the 32-base initialization needs a GPU run and does not ship yet (the provisional 8-base one does)
+    result = run_cli("adapt", str(eval_style / "wave.jpg"), "--content", str(content_dir), "--arch", "32", "-o", str(tmp_path))
     assert result.returncode == 2
     assert "no trained MetaStyle initialization" in result.stderr and "--init" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0

@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mobilestyle.commands.options import json_flag, vgg_weights_option
+from mobilestyle.commands.options import folder_or_shared, json_flag, vgg_weights_option
 
 if TYPE_CHECKING:
     from mobilestyle.transformer import TransformNet
 
 @click.command(help=__doc__)
 @click.argument("style_image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--content", "content_dir", envvar="MOBILESTYLE_CONTENT", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of content photos to adapt on (searched recursively; env MOBILESTYLE_CONTENT).")
+@click.option("--content", "content_dir", envvar="MOBILESTYLE_CONTENT", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of content photos to adapt on (searched recursively). Default: $MOBILESTYLE_CONTENT, else "
+                   "$MOBILESTYLE_SHARED/data/train/content.")
 @click.option("--steps", type=click.IntRange(0), default=100, show_default=True, help="Adam steps (the paper: 100-200).")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
@@ -66,6 +67,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
     check_request(chosen, size_list, precision, name)  # fail before adapting, not after
     require_backends(chosen)
     style = load_image(style_image)
+    content_dir = folder_or_shared(content_dir, "--content", "data", "train", "content")
     content_files, _ = readable_images(list_images(content_dir))
     if not content_files:
         raise MobilestyleError(f"no readable photos in {content_dir}")

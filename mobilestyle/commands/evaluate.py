@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from mobilestyle.commands.options import checkpoint_option, vgg_weights_option
-
-SHARED_ENV = "MOBILESTYLE_SHARED"
-
-
-def _default_eval_dir(kind: str, given: Path | None) -> Path:
-    if given is not None:
-        return given
-    shared = os.environ.get(SHARED_ENV)
-    if not shared:
-        raise click.UsageError(f"--{kind} is required (or set {SHARED_ENV} to use its data/eval/{kind})")
-    return Path(shared) / "data" / "eval" / kind
+from mobilestyle.commands.options import SHARED_ENV, checkpoint_option, folder_or_shared, vgg_weights_option
 
 
 @click.command(help=__doc__)
@@ -47,7 +35,8 @@ def command(**kw: object) -> None:
     """Score every method on (content, style) pairs; print the summary table."""
     if kw["size"] % 4:
         raise click.BadParameter("must be a multiple of 4", param_hint="--size")
-    content_dir, style_dir = _default_eval_dir("content", kw["content_dir"]), _default_eval_dir("style", kw["style_dir"])
+    content_dir = folder_or_shared(kw["content_dir"], "--content", "data", "eval", "content")
+    style_dir = folder_or_shared(kw["style_dir"], "--style", "data", "eval", "style")
     from mobilestyle.evaluation import EvalOptions, evaluate, format_table, parse_steps
 
     options = EvalOptions(
