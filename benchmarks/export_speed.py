@@ -1,7 +1,7 @@
 """Seconds per further style to verified model files, in one warm process (issue 3, item 5).
 
     python benchmarks/export_speed.py --checkpoint RUN/checkpoint.safetensors \
-        --vgg-weights ../shared/weights/vgg16_caffe_features.pth --styles ../shared/data/eval/style
+        --vgg-weights $MOBILESTYLE_SHARED/weights/vgg16_caffe_features.pth --styles $MOBILESTYLE_SHARED/data/eval/style
 
 The first style pays for the conversions (or loads them from the template cache); every further style
 is timed twice: to a verified .tflite alone and to all three formats. Writes

@@ -1,9 +1,9 @@
 """MetaStyle adaptation: loss after 0/25/50/100/200 Adam steps from a learned initialization vs from random
 (= a Johnson net trained from scratch for the same steps), and seconds per adaptation step on this machine.
 
-    python benchmarks/metastyle_adaptation.py --init RUN_DIR --content ../shared/data/train/content/bsds \
-        --eval-content ../shared/data/eval/content --styles ../shared/data/eval/style/wave.jpg,../shared/data/eval/style/candy.jpg \
-        --vgg-weights ../shared/weights/vgg16_caffe_features.pth --image-size 32 --batch-size 4 --steps 0,25,50,100,200
+    python benchmarks/metastyle_adaptation.py --init RUN_DIR --content $MOBILESTYLE_SHARED/data/train/content/bsds \
+        --eval-content $MOBILESTYLE_SHARED/data/eval/content --styles $MOBILESTYLE_SHARED/data/eval/style/wave.jpg,$MOBILESTYLE_SHARED/data/eval/style/candy.jpg \
+        --vgg-weights $MOBILESTYLE_SHARED/weights/vgg16_caffe_features.pth --image-size 32 --batch-size 4 --steps 0,25,50,100,200
 
 The loss is the MetaStyle perceptual loss (total, as exported: clamped output) on a fixed batch of held-out
 photos (centre crops at --image-size), so every step count and both initializations are scored on the same

@@ -1,6 +1,6 @@
 """Quality half of the padding decision (docs/padding.md): held-out losses of meta networks trained with each padding.
 
-    python benchmarks/padding_quality.py --eval ../shared/data/eval --vgg-weights W \
+    python benchmarks/padding_quality.py --eval $MOBILESTYLE_SHARED/data/eval --vgg-weights W \
         zero=runs/pad_zero reflect=runs/pad_reflect prepad=runs/pad_prepad
 
 Prints a markdown table: mean content / style / total loss over (style, content) pairs at --size, and the border

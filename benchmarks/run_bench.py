@@ -4,8 +4,8 @@
                                    [--sizes 256,384,512] [--threads 1,2] [--repeats 30] [--extra-runtimes torch-compile]
 
 Writes benchmarks/results/bench-<UTC date>/ (bench.json, bench.md, latency.png) and refreshes
-benchmarks/results/latest/. Peers default to $MOBILESTYLE_PEERS, else ../shared/peers/magenta beside the
-repository (a benchmark script may know the checkout's layout; package code never does). Run it on an idle
+benchmarks/results/latest/. Peers default to $MOBILESTYLE_PEERS, else $MOBILESTYLE_SHARED/peers/magenta; VGG weights
+to $MOBILESTYLE_VGG16, else $MOBILESTYLE_SHARED/weights/vgg16_caffe_features.pth. Run it on an idle
 machine when you can: every figure is a median of interleaved runs, but load still inflates absolute times.
 """
 
@@ -24,6 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
 
+def _shared(*parts: str) -> Path | None:
+    """A file or folder of the project's shared data ($MOBILESTYLE_SHARED), if that is set and it exists."""
+    root = os.environ.get("MOBILESTYLE_SHARED")
+    path = Path(root).joinpath(*parts) if root else None
+    return path if path is not None and path.exists() else None
+
+
 def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v]
 
@@ -34,14 +41,14 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--vgg-weights", type=Path, default=os.environ.get("MOBILESTYLE_VGG16"))
-    parser.add_argument("--peers", type=Path, default=os.environ.get("MOBILESTYLE_PEERS") or REPO.parent / "shared" / "peers" / "magenta")
+    parser.add_argument("--peers", type=Path, default=os.environ.get("MOBILESTYLE_PEERS") or _shared("peers", "magenta"))
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--style", type=Path, default=None)
     parser.add_argument("--extra-runtimes", default="", help="e.g. torch-compile")
     parser.add_argument("--no-baselines", action="store_true")
     args = parser.parse_args()
-    if args.vgg_weights is None and (REPO.parent / "shared" / "weights" / "vgg16_caffe_features.pth").is_file():
-        args.vgg_weights = REPO.parent / "shared" / "weights" / "vgg16_caffe_features.pth"
+    if args.vgg_weights is None:
+        args.vgg_weights = _shared("weights", "vgg16_caffe_features.pth")
     options = BenchOptions(
         sizes=_ints(args.sizes), threads=_ints(args.threads), repeats=args.repeats, vgg_weights=args.vgg_weights, peers=args.peers,
         checkpoint=args.checkpoint, style=args.style, runtimes=list(DEFAULT_RUNTIMES) + [r for r in args.extra_runtimes.split(",") if r],
