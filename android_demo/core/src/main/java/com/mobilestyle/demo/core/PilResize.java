@@ -20,10 +20,10 @@ public final class PilResize {
         }
         int[] pixels = opaque(argb);
         if (outWidth != width) {
-            pixels = horizontal(pixels, width, height, outWidth);
+            pixels = resampleAxis(pixels, width, height, outWidth, true);
         }
         if (outHeight != height) {
-            pixels = vertical(pixels, outWidth, height, outHeight);
+            pixels = resampleAxis(pixels, outWidth, height, outHeight, false);
         }
         return pixels;
     }
@@ -113,50 +113,35 @@ public final class PilResize {
         return v < 0 ? 0 : (v > 255 ? 255 : v);
     }
 
-    private static int[] horizontal(int[] in, int width, int height, int outWidth) {
-        Taps taps = new Taps(width, outWidth);
-        int[] out = new int[outWidth * height];
-        for (int y = 0; y < height; y++) {
-            int row = y * width;
-            for (int xx = 0; xx < outWidth; xx++) {
-                int xmin = taps.bounds[xx * 2];
-                int count = taps.bounds[xx * 2 + 1];
-                int base = xx * taps.ksize;
+    /**
+     * One separable Lanczos pass, along x ({@code alongX}) or y, in Pillow's fixed-point arithmetic.
+     * Pixels are packed ARGB; the pass keeps the other axis as it is.
+     */
+    private static int[] resampleAxis(int[] in, int width, int height, int outLen, boolean alongX) {
+        Taps taps = new Taps(alongX ? width : height, outLen);
+        int lines = alongX ? height : width;
+        int outWidth = alongX ? outLen : width;
+        int inStep = alongX ? 1 : width;
+        int outStep = alongX ? 1 : outWidth;
+        int[] out = new int[outWidth * (alongX ? height : outLen)];
+        for (int line = 0; line < lines; line++) {
+            int inBase = alongX ? line * width : line;
+            int outBase = alongX ? line * outWidth : line;
+            for (int o = 0; o < outLen; o++) {
+                int first = taps.bounds[o * 2];
+                int count = taps.bounds[o * 2 + 1];
+                int base = o * taps.ksize;
                 int r = 1 << (PRECISION_BITS - 1);
                 int g = r;
                 int b = r;
-                for (int x = 0; x < count; x++) {
-                    int p = in[row + xmin + x];
-                    int w = taps.weights[base + x];
+                for (int t = 0; t < count; t++) {
+                    int p = in[inBase + (first + t) * inStep];
+                    int w = taps.weights[base + t];
                     r += ((p >> 16) & 0xFF) * w;
                     g += ((p >> 8) & 0xFF) * w;
                     b += (p & 0xFF) * w;
                 }
-                out[y * outWidth + xx] = Pixels.pack(clip8(r), clip8(g), clip8(b));
-            }
-        }
-        return out;
-    }
-
-    private static int[] vertical(int[] in, int width, int height, int outHeight) {
-        Taps taps = new Taps(height, outHeight);
-        int[] out = new int[width * outHeight];
-        for (int yy = 0; yy < outHeight; yy++) {
-            int ymin = taps.bounds[yy * 2];
-            int count = taps.bounds[yy * 2 + 1];
-            int base = yy * taps.ksize;
-            for (int x = 0; x < width; x++) {
-                int r = 1 << (PRECISION_BITS - 1);
-                int g = r;
-                int b = r;
-                for (int y = 0; y < count; y++) {
-                    int p = in[(ymin + y) * width + x];
-                    int w = taps.weights[base + y];
-                    r += ((p >> 16) & 0xFF) * w;
-                    g += ((p >> 8) & 0xFF) * w;
-                    b += (p & 0xFF) * w;
-                }
-                out[yy * width + x] = Pixels.pack(clip8(r), clip8(g), clip8(b));
+                out[outBase + o * outStep] = Pixels.pack(clip8(r), clip8(g), clip8(b));
             }
         }
         return out;
