@@ -301,7 +301,7 @@ class StyleExporter:
         self, style_image: Path, *, formats: Sequence[str], sizes: Sequence[int], precision: str, out_dir: Path, name: str | None = None,
         fresh: bool = False,
     ) -> list[ArtifactRecord]:
-        from mobilestyle.models import sha256_file
+        from mobilestyle.atomic import sha256_file
 
         style_image = Path(style_image)
         name = name or style_image.stem

@@ -22,10 +22,9 @@ import numpy as np
 from PIL import Image
 
 from mobilestyle import __version__
-from mobilestyle.atomic import atomic_path, atomic_write_text, ensure_writable_dir
+from mobilestyle.atomic import atomic_path, atomic_write_text, ensure_writable_dir, sha256_file
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, load_image
-from mobilestyle.models import sha256_file
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = 1

@@ -3,7 +3,6 @@ model shipped in the package, and the style encoder that feeds the meta network.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +88,6 @@ def save_model(loaded: LoadedModel, target: str | Path, fp16: bool = True, note:
     meta = {k: loaded.meta[k] for k in keep if k in loaded.meta}
     meta.update(kind="model", dtype=str(dtype).removeprefix("torch."), style_size=loaded.style_size, note=note)
     return save_checkpoint(target, tensors, meta)
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class StyleEncoder:

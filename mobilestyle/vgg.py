@@ -6,7 +6,6 @@ encoder takes RGB 0..255 tensors and does that conversion itself.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mobilestyle.atomic import atomic_path, sha256_file
 from mobilestyle.errors import MobilestyleError
 
 TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -44,31 +44,20 @@ def cache_dir() -> Path:
     return Path(base) / "mobilestyle"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _download(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
-    try:
-        with urllib.request.urlopen(DOWNLOAD_URL, timeout=30) as response, open(tmp, "wb") as out:
-            while block := response.read(1 << 20):
-                out.write(block)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise MobilestyleError(
-            f"VGG-16 weights not found and the download failed ({exc}). Provide the Caffe-converted "
-            f"VGG-16 file with --vgg-weights PATH or {WEIGHTS_ENV}=PATH, or put it in {cache_dir()}/"
-        ) from None
-    if not _sha256(tmp).startswith(DOWNLOAD_SHA256_PREFIX):
-        tmp.unlink(missing_ok=True)
-        raise MobilestyleError(f"downloaded VGG-16 weights fail their sha256 check ({DOWNLOAD_URL})")
-    os.replace(tmp, target)
+    """Fetch the community's Caffe-converted VGG-16 into ``target``; checked before it replaces anything."""
+    with atomic_path(target) as tmp:
+        try:
+            with urllib.request.urlopen(DOWNLOAD_URL, timeout=30) as response, open(tmp, "wb") as out:
+                while block := response.read(1 << 20):
+                    out.write(block)
+        except OSError as exc:
+            raise MobilestyleError(
+                f"VGG-16 weights not found and the download failed ({exc}). Provide the Caffe-converted "
+                f"VGG-16 file with --vgg-weights PATH or {WEIGHTS_ENV}=PATH, or put it in {cache_dir()}/"
+            ) from None
+        if not sha256_file(tmp).startswith(DOWNLOAD_SHA256_PREFIX):
+            raise MobilestyleError(f"downloaded VGG-16 weights fail their sha256 check ({DOWNLOAD_URL})")
     return target
 
 

@@ -62,9 +62,9 @@ def sgemm_peak_gflops(threads: int, size: int = 1024, repeats: int = 15) -> floa
     """
     import torch
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    from mobilestyle.runtimes import torch_threads
+
+    with torch_threads(threads):
         a = torch.randn(size, size)
         b = torch.randn(size, size)
         out = torch.empty(size, size)
@@ -75,8 +75,6 @@ def sgemm_peak_gflops(threads: int, size: int = 1024, repeats: int = 15) -> floa
             start = time.perf_counter()
             torch.matmul(a, b, out=out)
             best = min(best, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
     return 2.0 * size**3 / best / 1e9
 
 

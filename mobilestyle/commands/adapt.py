@@ -51,13 +51,13 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
             as_json: bool) -> None:
     """Adapt, export, verify; prints one line per file (or JSON)."""
     from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
+    from mobilestyle.atomic import sha256_file
     from mobilestyle.commands.export import artifact_table, parse_formats
     from mobilestyle.data import list_images, readable_images
     from mobilestyle.errors import MobilestyleError
     from mobilestyle.export import export_net
     from mobilestyle.export.api import check_request, require_backends
     from mobilestyle.images import load_image
-    from mobilestyle.models import sha256_file
     from mobilestyle.vgg import VGGEncoder
 
     if image_size % 4:

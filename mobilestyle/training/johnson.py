@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
+from mobilestyle.atomic import sha256_file
 from mobilestyle.losses import style_targets
-from mobilestyle.models import sha256_file
 from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig, TransformNet
 
