@@ -12,7 +12,11 @@
   four output phases as channels (sub-pixel convolution) followed by depth-to-space.
 - Instance norm is written as mean / subtract / square / mean / rsqrt / multiply over H, W, which the
   converters keep channels-last and XNNPACK runs delegated (the built-in decomposition added a pair of
-  transposes around each of the 14 norms).
+  transposes around each of the 14 norms). Each mean is taken over W, then over H: LiteRT's one-step
+  MEAN over H x W accumulates 16,384 terms per channel at 256² in fp32, and its rounding put the last
+  norm's variance ~7e-6 off and the .tflite output up to 2e-3 off PyTorch (6.5e-2 at 1024²); row means
+  first (two sums of 128 terms) bring LiteRT fp32 to <= 6e-4 at the same speed. With static shapes
+  (TFLite), planes over 128 x 128 are first averaged in blocks of up to 8 x 8 (docs/export.md).
 - Reflection and replication padding are slices + concatenations (MIRROR_PAD is not delegated).
 - The input scaling (x / 127.5 - 1) and the output scaling (y * 127.5 + 127.5) are folded into conv0's
   and conv_out's weights; only ``x - 127.5`` stays as an op (it keeps zero padding exact).
@@ -30,11 +34,13 @@ from torch import nn
 
 from mobilestyle.transformer import N_RESIDUAL, PREPAD, InstanceNorm, TransformNet
 
-GRAPH_VERSION: int = 2
+GRAPH_VERSION: int = 3
 """Bumped whenever the exported form changes (conversion caches key on it)."""
 
 EPS = 1e-5
 HALF_RANGE = 127.5
+SHORT_SUM = 128 * 128
+"""Planes larger than this are block-averaged before their instance-norm means when shapes are static."""
 
 
 # ----------------------------------------------------------------------------------------------- padding
@@ -168,13 +174,26 @@ def _param(tensor: torch.Tensor) -> nn.Parameter:
 
 
 # ------------------------------------------------------------------------------------------------ norm
+def block_average(x: torch.Tensor) -> torch.Tensor:
+    """Static shapes only: ``x`` averaged over blocks of up to 8 x 8 when its plane is larger than SHORT_SUM, so
+    that the means after it sum few terms each (exact in real arithmetic: the blocks tile the plane)."""
+    height, width = int(x.shape[2]), int(x.shape[3])
+    if height * width <= SHORT_SUM:
+        return x
+    block_h = next(k for k in (8, 4, 2, 1) if height % k == 0)
+    block_w = next(k for k in (8, 4, 2, 1) if width % k == 0)
+    return F.avg_pool2d(x, (block_h, block_w)) if block_h * block_w > 1 else x
+
+
 class PlainInstanceNorm(nn.Module):
     """Instance norm over H, W in plain ops; with ``groups`` > 1 it normalises a pixel_unshuffle'd tensor
-    as the full-resolution one (statistics shared by each channel's ``groups`` phases)."""
+    as the full-resolution one (statistics shared by each channel's ``groups`` phases). ``static_shapes``:
+    the graph is traced at fixed sizes (TFLite), so large planes may be block-averaged first."""
 
-    def __init__(self, norm: InstanceNorm, channels: int, groups: int = 1) -> None:
+    def __init__(self, norm: InstanceNorm, channels: int, groups: int = 1, static_shapes: bool = False) -> None:
         super().__init__()
         self.groups = groups
+        self.static_shapes = static_shapes
         if groups > 1:  # block-averaging matrix: mean over the phases of a channel, as a 1x1 conv
             eye = torch.eye(channels // groups).repeat_interleave(groups, 0).repeat_interleave(groups, 1) / groups
             self.register_buffer("phase_mean", eye.reshape(channels, channels, 1, 1))
@@ -184,7 +203,9 @@ class PlainInstanceNorm(nn.Module):
             self.bias = _param(norm.bias.repeat_interleave(groups).reshape(1, -1, 1, 1))
 
     def _mean(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=(2, 3), keepdim=True)
+        if self.static_shapes:
+            x = block_average(x)
+        mean = x.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)  # short fp32 sums (module docstring)
         return F.conv2d(mean, self.phase_mean) if self.groups > 1 else mean
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -195,9 +216,10 @@ class PlainInstanceNorm(nn.Module):
 
 # ----------------------------------------------------------------------------------------------- graph
 class ExportGraph(nn.Module):
-    """The TransformNet function in export form (see the module docstring). Input and output: NCHW 0..255."""
+    """The TransformNet function in export form (see the module docstring). Input and output: NCHW 0..255.
+    ``static_shapes``: the converter traces fixed sizes (TFLite); ONNX and CoreML keep H and W free."""
 
-    def __init__(self, net: TransformNet) -> None:
+    def __init__(self, net: TransformNet, static_shapes: bool = False) -> None:
         super().__init__()
         config = net.config
         self.padding = config.padding
@@ -211,20 +233,20 @@ class ExportGraph(nn.Module):
         self.conv0_weight = _param(block_conv_weight(net.conv0.conv.weight / HALF_RANGE))
         self.conv0_bias = _param(net.conv0.conv.bias.repeat_interleave(4))
         self.conv1_weight = _param(strided_block_conv_weight(net.conv1.weight))
-        self.norm1 = PlainInstanceNorm(net.norm1, 2 * base)
+        self.norm1 = PlainInstanceNorm(net.norm1, 2 * base, static_shapes=static_shapes)
         self.conv2_weight = _param(net.conv2.weight)
-        self.norm2 = PlainInstanceNorm(net.norm2, 4 * base)
+        self.norm2 = PlainInstanceNorm(net.norm2, 4 * base, static_shapes=static_shapes)
         for i in range(N_RESIDUAL):
             block = getattr(net, f"res{i}")
             self.register_parameter(f"res{i}_a_weight", _param(block.conv_a.weight))
-            self.add_module(f"res{i}_norm_a", PlainInstanceNorm(block.norm_a, 4 * base))
+            self.add_module(f"res{i}_norm_a", PlainInstanceNorm(block.norm_a, 4 * base, static_shapes=static_shapes))
             self.register_parameter(f"res{i}_b_weight", _param(block.conv_b.weight))
-            self.add_module(f"res{i}_norm_b", PlainInstanceNorm(block.norm_b, 4 * base))
+            self.add_module(f"res{i}_norm_b", PlainInstanceNorm(block.norm_b, 4 * base, static_shapes=static_shapes))
         subpixel = subpixel_weight_from_nearest if self.nearest else subpixel_weight_from_transposed
         self.up0_weight = _param(subpixel(net.up0.weight))
-        self.norm_up0 = PlainInstanceNorm(net.norm_up0, 2 * base)
+        self.norm_up0 = PlainInstanceNorm(net.norm_up0, 2 * base, static_shapes=static_shapes)
         self.up1_weight = _param(subpixel(net.up1.weight))
-        self.norm_up1 = PlainInstanceNorm(net.norm_up1, 4 * base, groups=4)
+        self.norm_up1 = PlainInstanceNorm(net.norm_up1, 4 * base, groups=4, static_shapes=static_shapes)
         # conv_out on 2x2 blocks, output scaling folded in: conv(x) * 127.5 + 127.5
         self.conv_out_weight = _param(block_conv_weight(net.conv_out.weight * HALF_RANGE))
         self.conv_out_bias = _param(torch.full((12,), HALF_RANGE))
@@ -269,6 +291,7 @@ class ExportGraph(nn.Module):
         return F.pixel_shuffle(y.clamp(0.0, 255.0), 2)
 
 
-def export_graph(net: TransformNet) -> nn.Module:
-    """``net`` (put in eval mode) as an ExportGraph: same outputs, the form mobile runtimes run fastest."""
-    return ExportGraph(net.eval()).eval()
+def export_graph(net: TransformNet, static_shapes: bool = False) -> nn.Module:
+    """``net`` (put in eval mode) as an ExportGraph: same outputs, the form mobile runtimes run fastest.
+    ``static_shapes=True`` for converters that trace fixed sizes (TFLite): it may add block averages."""
+    return ExportGraph(net.eval(), static_shapes).eval()

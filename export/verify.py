@@ -12,10 +12,9 @@ from mobilestyle.errors import MobilestyleError
 from mobilestyle.runtimes import Runner, torch_threads
 
 MAX_ABS_FP32 = 1e-3
-# Errors are measured against PyTorch fp32 (and against float64 before failing a file: PyTorch's own fp32 output
-# is up to ~1.1e-3 off the exact function on random 8-base nets). ONNX Runtime fp32 lands at ~4e-4 of the exact
-# function; LiteRT fp32 (XNNPACK and its reference kernels alike) at 0.9-2.7e-3, so its fp32 limit is looser.
-MAX_ABS_FP32_TFLITE = 4e-3
+# Errors are measured against PyTorch fp32, and against float64 before failing a file: PyTorch's own fp32 output
+# can be ~1e-3 off the exact function on random 8-base nets. ONNX Runtime and LiteRT fp32 land at 2-6e-4 of it
+# (LiteRT only since the export graph takes its instance-norm means in two steps: export/graph.py).
 MAX_ABS_FP16 = 1.0
 MIN_PSNR_INT8 = 30.0
 
@@ -43,12 +42,12 @@ class Parity:
     psnr_db: float
     finite: bool
 
-    def check(self, precision: str, what: str, fp32_limit: float = MAX_ABS_FP32) -> None:
+    def check(self, precision: str, what: str) -> None:
         """Raise MobilestyleError when the accuracy limit of ``precision`` is missed."""
         if not self.finite:
             raise MobilestyleError(f"{what}: verification failed: the output holds NaN or Inf")
-        if precision == "fp32" and self.max_abs_error > fp32_limit:
-            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {fp32_limit} (fp32)")
+        if precision == "fp32" and self.max_abs_error > MAX_ABS_FP32:
+            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP32} (fp32)")
         if precision == "fp16" and self.max_abs_error > MAX_ABS_FP16:
             raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP16} (fp16)")
         if precision == "int8" and self.psnr_db < MIN_PSNR_INT8:

@@ -95,6 +95,17 @@ def test_interleaved_timing_and_ratios() -> None:
     assert comparison.ratio == pytest.approx(0.2) and "Magenta" in comparison.note
 
 
+def test_settle_pause_runs_between_calls_and_is_not_timed() -> None:
+    """The pause that lets spinning worker threads go idle sits between calls, outside every timed sample."""
+    import time
+
+    stamps: list[float] = []
+    timings = time_interleaved({"a": lambda: stamps.append(time.perf_counter()), "b": lambda: stamps.append(time.perf_counter())},
+                               repeats=3, warmup=0, settle_s=0.02)
+    assert min(b - a for a, b in zip(stamps, stamps[1:])) >= 0.02
+    assert max(t.median_ms for t in timings.values()) < 10.0
+
+
 def test_model_file_is_timed_at_its_own_size(shared: Path) -> None:
     """--model with a foreign single-size .tflite (Magenta's transfer net): timed once, at 384x384, precision unknown."""
     transfer = shared_path("peers", "magenta", "style_transfer_quantized_384.tflite")

@@ -65,6 +65,12 @@ class Subject:
     checkpoint: Path | None = None
 
 
+SETTLE_S = 0.05
+"""Pause after each timed call with several threads: onnxruntime's idle workers spin for ~10-50 ms after a run, and
+in a round-robin loop they took the cores from whichever candidate came next (LiteRT fp32 at 512², 2 threads: 37 ms
+right after onnxruntime, 19 ms after a 50 ms pause)."""
+
+
 def time_group(candidates: dict[str, Candidate], options: BenchOptions, threads: int, peak: float, result: BenchResult, label: str) -> None:
     """Time ``candidates`` round-robin; on CPU an sgemm runs in the same loop and gives the peak the records are measured against."""
     if not candidates:
@@ -73,7 +79,8 @@ def time_group(candidates: dict[str, Candidate], options: BenchOptions, threads:
     if options.device == "cpu":
         invokes["sgemm"], sgemm_flops = sgemm_invoke(threads)
     with tqdm(total=options.repeats, desc=label, unit="round", leave=False) as bar:
-        timings = time_interleaved(invokes, options.repeats, options.warmup, progress=lambda: bar.update())
+        timings = time_interleaved(invokes, options.repeats, options.warmup, progress=lambda: bar.update(),
+                                   settle_s=SETTLE_S if threads > 1 else 0.0)
     if "sgemm" in timings:  # the hardware limit: the best sgemm run, in the loop or alone before it
         sgemm = timings.pop("sgemm")
         in_loop = sgemm_flops / (sgemm.min_ms / 1000.0) / 1e9

@@ -33,11 +33,14 @@ def time_interleaved(
     repeats: int,
     warmup: int = 3,
     progress: Callable[[], None] | None = None,
+    settle_s: float = 0.0,
 ) -> dict[str, Timing]:
     """Time every candidate ``repeats`` times, round-robin, so machine noise hits them all alike.
 
     Each round runs the candidates once in turn (the order rotates every round); a warm-up of
-    ``warmup`` calls per candidate comes first and is not counted.
+    ``warmup`` calls per candidate comes first and is not counted. ``settle_s``: an untimed pause after
+    each call, so that worker threads a runtime leaves spinning (onnxruntime's spin for ~10-50 ms) have
+    gone idle before the next candidate starts.
     """
     names = list(candidates)
     for name in names:
@@ -50,6 +53,8 @@ def time_interleaved(
             start = time.perf_counter()
             candidates[name]()
             samples[name].append(time.perf_counter() - start)
+            if settle_s:
+                time.sleep(settle_s)
         if progress is not None:
             progress()
     return {name: Timing.from_samples(values) for name, values in samples.items()}
