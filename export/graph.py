@@ -222,6 +222,8 @@ class ExportGraph(nn.Module):
     def __init__(self, net: TransformNet, static_shapes: bool = False) -> None:
         super().__init__()
         config = net.config
+        self.config = config  # part of the conversion-cache key (nets of equal tensor shapes differ in padding)
+        self.static_shapes = static_shapes
         self.padding = config.padding
         self.prepad = config.padding == "prepad"
         self.nearest = config.upsample == "nearest"

@@ -36,7 +36,7 @@ from mobilestyle.export.layout import (
 from mobilestyle.export.metadata import patch_metadata
 
 CACHE_ENV = "MOBILESTYLE_CACHE"
-TEMPLATE_FORMAT_VERSION = 1
+TEMPLATE_FORMAT_VERSION = 2
 log = logging.getLogger(__name__)
 
 Convert = Callable[[nn.Module], dict[str, bytes]]
@@ -65,7 +65,7 @@ def template_key(fmt: str, graph: nn.Module, graph_version: int, options: dict, 
     description = {
         "template_format": TEMPLATE_FORMAT_VERSION, "format": fmt, "graph_version": graph_version,
         "graph_class": f"{type(graph).__module__}.{type(graph).__qualname__}",
-        "graph_config": repr(getattr(graph, "config", None)),
+        "graph_config": repr(getattr(graph, "config", None)), "static_shapes": getattr(graph, "static_shapes", None),
         "tensors": [[name, list(t.shape)] for name, t in graph_tensors(graph)],
         "options": options, "versions": {**versions, "torch": torch.__version__},
     }

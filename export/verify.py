@@ -15,6 +15,10 @@ MAX_ABS_FP32 = 1e-3
 # Errors are measured against PyTorch fp32, and against float64 before failing a file: PyTorch's own fp32 output
 # can be ~1e-3 off the exact function on random 8-base nets. ONNX Runtime and LiteRT fp32 land at 2-6e-4 of it
 # (LiteRT only since the export graph takes its instance-norm means in two steps: export/graph.py).
+OWN_ERROR_FACTOR = 2.0
+# Against float64 the fp32 limit is 1e-3 or twice PyTorch fp32's own error on the same images, whichever is larger:
+# wide nets (16/32-base, K up to 1152 per conv) sit near 1e-3 in fp32 arithmetic itself (PyTorch 0.6-0.9e-3, LiteRT
+# 0.9-1.3e-3 on random nets), whatever runs them. The 8-base nets meet 1e-3 (docs/export.md).
 MAX_ABS_FP16 = 1.0
 MIN_PSNR_INT8 = 30.0
 
@@ -42,12 +46,12 @@ class Parity:
     psnr_db: float
     finite: bool
 
-    def check(self, precision: str, what: str) -> None:
+    def check(self, precision: str, what: str, fp32_limit: float = MAX_ABS_FP32) -> None:
         """Raise MobilestyleError when the accuracy limit of ``precision`` is missed."""
         if not self.finite:
             raise MobilestyleError(f"{what}: verification failed: the output holds NaN or Inf")
-        if precision == "fp32" and self.max_abs_error > MAX_ABS_FP32:
-            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP32} (fp32)")
+        if precision == "fp32" and self.max_abs_error > fp32_limit:
+            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {fp32_limit:.3g} (fp32)")
         if precision == "fp16" and self.max_abs_error > MAX_ABS_FP16:
             raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP16} (fp16)")
         if precision == "int8" and self.psnr_db < MIN_PSNR_INT8:
@@ -67,6 +71,12 @@ def parity(runner: Runner, reference: Runner, shapes: list[tuple[int, int]]) -> 
         worst = max(worst, float(np.abs(got - expected).max()))
         lowest_psnr = min(lowest_psnr, psnr(got, expected))
     return Parity(worst, lowest_psnr, finite)
+
+
+def fp32_limit_vs_exact(reference: Runner, exact: Runner, shapes: list[tuple[int, int]]) -> float:
+    """The fp32 limit against float64 (OWN_ERROR_FACTOR above): 1e-3, or twice PyTorch fp32's own error."""
+    own = max(float(np.abs(reference.run(test_image(h, w)) - exact.run(test_image(h, w))).max()) for h, w in shapes)
+    return max(MAX_ABS_FP32, OWN_ERROR_FACTOR * own)
 
 
 FP16_MAX = 65504.0
