@@ -28,7 +28,7 @@ from mobilestyle.export.layout import flat_weights
 from mobilestyle.export.metadata import build_metadata, patch_metadata
 from mobilestyle.export.rescale import normalize_norm_inputs
 from mobilestyle.export.templates import DEFAULT_CACHE, Template, TemplateCache, build_template, template_key
-from mobilestyle.export.verify import MAX_ABS_FP32, check_fp16_guard, fp32_limit_vs_exact, parity
+from mobilestyle.export.verify import MAX_ABS_FP32, OWN_ERROR_FACTOR, check_fp16_guard, fp32_limit_vs_exact, parity
 from mobilestyle.runtimes import OnnxRunner, TfliteRunner, torch_threads
 from mobilestyle.transformer import TransformNet
 
@@ -231,7 +231,9 @@ def _write_and_verify(fmt: str, files: dict[str, bytes], target: Path, reference
         result, limit = parity(runner, reference, shapes), MAX_ABS_FP32
         if stored == "fp32" and result.max_abs_error > MAX_ABS_FP32:
             result, limit = parity(runner, reference.exact(), shapes), fp32_limit_vs_exact(reference, reference.exact(), shapes)
-            label = label.replace("PyTorch", "PyTorch float64") + ("" if limit == MAX_ABS_FP32 else f" (limit {limit:.2g}: 2x PyTorch fp32's own error)")
+            label = label.replace("PyTorch", "PyTorch float64")
+            if limit > MAX_ABS_FP32:
+                label += f" (limit {limit:.2g}: {OWN_ERROR_FACTOR:g}x PyTorch fp32's own error)"
         result.check(stored, target.name, limit)
         return f"{label} at {', '.join(f'{h}x{w}' for h, w in shapes)}", result
 
