@@ -105,6 +105,7 @@ def main() -> None:
 
     from mobilestyle.bench.records import environment
     from mobilestyle.export import StyleExporter, export_net, tflite_format
+    from mobilestyle.export.api import TorchReference
     from mobilestyle.export.graph import export_graph
     from mobilestyle.runtimes import open_model
 
@@ -115,11 +116,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for style in args.styles:
             net = exporter.style_net(style).eval()
-            with torch.no_grad():
-                fp32 = [net(torch.from_numpy(im).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy() for _, im in images]
-                net64 = net.double()
-                fp64 = [net64(torch.from_numpy(im).double().permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy() for _, im in images]
-                net.float()
+            reference = TorchReference(net)  # the exporter's own references: PyTorch fp32 and float64
+            fp32 = [reference.run(im) for _, im in images]
+            fp64 = [reference.exact().run(im) for _, im in images]
             own = [float(np.abs(a - b).max()) for a, b in zip(fp32, fp64)]  # the fp32 reference's own rounding
             rows.append({"style": style.stem, "format": "pytorch", "precision": "fp32", "graph": "reference (TransformNet)", "bytes": None,
                          **summary([0.0] * len(own), own), "min_psnr_db": None, "finite": True})

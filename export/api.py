@@ -106,7 +106,7 @@ def require_backends(formats: Sequence[str]) -> None:
                 raise MissingBackendError(package, fmt)
 
 
-class _Reference:
+class TorchReference:
     """The net in PyTorch, run once per test shape and shared by every format of one net.
 
     fp32 by default; ``exact()`` gives the float64 run, used before failing an fp32 file: PyTorch's own
@@ -120,7 +120,7 @@ class _Reference:
         self.net = net if dtype == torch.float32 else copy.deepcopy(net).to(dtype)
         self.dtype = dtype
         self.outputs: dict[tuple, np.ndarray] = {}
-        self._exact: _Reference | None = None
+        self._exact: TorchReference | None = None
 
     def run(self, rgb: np.ndarray) -> np.ndarray:
         key = (rgb.shape, hash(rgb.tobytes()))
@@ -130,9 +130,9 @@ class _Reference:
             self.outputs[key] = out[0].permute(1, 2, 0).numpy().astype(np.float32)
         return self.outputs[key]
 
-    def exact(self) -> _Reference:
+    def exact(self) -> TorchReference:
         if self._exact is None:
-            self._exact = self if self.dtype == torch.float64 else _Reference(self.net, torch.float64)
+            self._exact = self if self.dtype == torch.float64 else TorchReference(self.net, torch.float64)
         return self._exact
 
 
@@ -209,7 +209,7 @@ def _metadata(fmt: str, net: TransformNet, name: str, sha: str | None, sizes: li
                           arch=net.config.to_dict(), input_name="image", output_name="stylized", extra=extra)
 
 
-def _write_and_verify(fmt: str, files: dict[str, bytes], target: Path, reference: _Reference, sizes: list[int], precision: str) -> tuple[str, Any]:
+def _write_and_verify(fmt: str, files: dict[str, bytes], target: Path, reference: TorchReference, sizes: list[int], precision: str) -> tuple[str, Any]:
     """Write ``files`` to a temporary name, verify them there, rename; returns (verification, parity)."""
     stored = file_precision(fmt, precision)
     with atomic_path(target) as tmp:
@@ -257,7 +257,7 @@ def export_net(
     require_backends(formats)
     out_dir = ensure_writable_dir(Path(out_dir))
     net = net.eval()
-    reference = _Reference(net)
+    reference = TorchReference(net)
     fp16_net = normalize_norm_inputs(net) if any(file_precision(f, precision) == "fp16" for f in formats) else None
     fp16_note = check_fp16_guard(fp16_net) if fp16_net is not None else ""
     graphs: dict[tuple[str, bool], nn.Module] = {}

@@ -220,7 +220,7 @@ def test_template_cache_keys_every_architecture_apart(tmp_path):
 def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factory):
     """A 16-base net sits near 1e-3 in fp32 arithmetic itself: its fp32 .tflite is held to 1e-3 or twice PyTorch's own error."""
     from mobilestyle.export import export_net
-    from mobilestyle.export.api import _Reference
+    from mobilestyle.export.api import TorchReference
     from mobilestyle.export.templates import TemplateCache
     from mobilestyle.export.verify import fp32_limit_vs_exact
     from mobilestyle.transformer import NetConfig, TransformNet
@@ -232,7 +232,7 @@ def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factor
             if getattr(module, "affine", False):
                 module.weight.normal_(1.0, 0.3)
                 module.bias.normal_(0.0, 0.3)
-    reference = _Reference(net)
+    reference = TorchReference(net)
     limit = fp32_limit_vs_exact(reference, reference.exact(), [(256, 256)])
     assert 1e-3 <= limit <= 4e-3
     (record,) = export_net(net, name="wide", formats=["tflite"], sizes=[256], precision="fp32", out_dir=tmp_path,
