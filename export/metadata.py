@@ -61,7 +61,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if suffix == ".onnx":
         text = _onnx_metadata(path)
     elif suffix == ".tflite":
-        text = _tflite_metadata(path.read_bytes())
+        text = _tflite_metadata(path.read_bytes(), path)
     elif suffix == ".mlpackage":
         text = _coreml_metadata(path)
     else:
@@ -86,7 +86,7 @@ def _onnx_metadata(path: Path) -> str | None:
     return next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
 
 
-def _tflite_metadata(data: bytes) -> str | None:
+def _tflite_metadata(data: bytes, path: Path | None = None) -> str | None:
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
@@ -101,7 +101,7 @@ def _tflite_metadata(data: bytes) -> str | None:
                     return data[buffer.Offset():buffer.Offset() + buffer.Size()].decode()
                 return buffer.DataAsNumpy().tobytes().decode()
     except Exception as exc:  # flatbuffers raises plain errors on corrupt input
-        raise MobilestyleError(f"not a readable TFLite file ({type(exc).__name__})") from None
+        raise MobilestyleError(f"{path or 'model'}: not a readable TFLite file ({type(exc).__name__})") from None
     return None
 
 

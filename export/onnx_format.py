@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -36,6 +37,8 @@ def _onnx():
 def convert(graph: nn.Module) -> dict[str, bytes]:
     """A fresh export; initializers stored as raw little-endian data, metadata placeholder set."""
     onnx = _onnx()
+    # "torchvision is not installed. Skipping torchvision::nms" x4: torch sets this logger's level when it loads
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     height = torch.export.Dim("height", min=16, max=MAX_SIDE)
     width = torch.export.Dim("width", min=16, max=MAX_SIDE)
     with warnings.catch_warnings():

@@ -14,7 +14,7 @@ from torch import nn
 from mobilestyle.errors import MissingBackendError
 from mobilestyle.export.layout import Region
 from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
-from mobilestyle.runtimes import signature_name
+from mobilestyle.runtimes import quiet_native_stderr, signature_name
 
 NAME = "tflite"
 SUFFIX = ".tflite"
@@ -43,7 +43,8 @@ def backend_versions() -> dict[str, str]:
 def _litert_torch():
     os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
     try:
-        import litert_torch
+        with quiet_native_stderr():  # absl / oneDNN start-up notes from the TensorFlow runtime it loads
+            import litert_torch
     except ImportError:
         raise MissingBackendError("litert-torch", "tflite") from None
     return litert_torch
@@ -58,7 +59,7 @@ def convert(graph: nn.Module, sizes: list[int], precision: str = "fp32") -> dict
         sample = {INPUT_NAME: torch.zeros(1, size, size, 3)}
         target = converter or litert_torch
         converter = target.signature(signature_name(size, size), wrapped, sample_kwargs=sample)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_native_stderr():  # MOBILESTYLE_DEBUG=1 shows the converter's own output
         warnings.simplefilter("ignore")
         model = converter.convert()
     return {"model.tflite": quantize(add_metadata_placeholder(model.model_content()), precision)}

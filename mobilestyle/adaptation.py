@@ -17,7 +17,7 @@ from PIL import Image
 
 from mobilestyle.data import crop_loader
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.images import image_to_tensor, resize_short_side
+from mobilestyle.images import image_to_tensor, prepare_style
 from mobilestyle.losses import LossWeights, PerceptualLoss
 from mobilestyle.models import MODELS_DIR, load_model
 from mobilestyle.training.metastyle import METASTYLE_LOSS, METASTYLE_NET, metastyle_config, norm_parameter_names
@@ -79,7 +79,7 @@ def load_initialization(init: str | Path | None, base: int | None = None, seed: 
 
 
 def style_tensor(style: Image.Image, size: int) -> torch.Tensor:
-    return image_to_tensor(resize_short_side(style, size))
+    return image_to_tensor(prepare_style(style, size))
 
 
 @torch.no_grad()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from mobilestyle import __version__
-from mobilestyle.atomic import atomic_path, atomic_write_text, ensure_writable_dir, sha256_file
+from mobilestyle.atomic import atomic_path, atomic_write_text, ensure_writable_dir, scratch_dir, sha256_file
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, load_image
 
@@ -459,7 +458,7 @@ def bundle_inputs(
     styles = group_models(model_paths, size, name)
     if name is not None and len(styles) + len(style_images) > 1:
         raise MobilestyleError("--name names one style; these inputs hold several")
-    with tempfile.TemporaryDirectory(prefix="mobilestyle-bundle-") as scratch:
+    with scratch_dir("mobilestyle-bundle") as scratch:
         exported = export_styles(style_images, formats=formats, size=size, precision=precision, checkpoint=checkpoint,
                                  vgg_weights=vgg_weights, scratch=Path(scratch), name=name, progress=progress) if style_images else {}
         clash = set(styles) & set(exported)

@@ -42,6 +42,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         if not candidate.is_file():
             raise MobilestyleError(f"{path} is a folder without checkpoint.safetensors")
         path = candidate
+    _refuse_foreign(path)
     try:
         from safetensors import safe_open
 
@@ -59,6 +60,33 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     if meta.get("format") != FORMAT:
         raise MobilestyleError(f"checkpoint {path} has unknown format {meta.get('format')!r}")
     return tensors, meta
+
+
+# Leading bytes of files people pass by mistake; pickles are never loaded (they can run code).
+_FOREIGN = (
+    (b"PK\x03\x04", "a zip archive (a PyTorch .pth/.pt pickle?), not a safetensors checkpoint; pickles are never loaded"),
+    (b"\x80", "a Python pickle (a PyTorch .pth/.pt file?), not a safetensors checkpoint; pickles are never loaded"),
+    (b"\x89PNG", "a PNG picture, not a checkpoint"),
+    (b"\xff\xd8\xff", "a JPEG picture, not a checkpoint"),
+)
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Name what a file is when it is plainly not safetensors (instead of safetensors' 'header too large')."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise MobilestyleError(f"checkpoint {path} is unreadable ({exc.strerror or exc})") from None
+    if head[8:9] == b"{":  # safetensors: 8-byte header length, then the JSON header
+        return
+    for magic, what in _FOREIGN:
+        if head.startswith(magic):
+            raise MobilestyleError(f"{path} is {what}")
+    if head[4:8] == b"TFL3":
+        raise MobilestyleError(f"{path} is a TFLite model, not a checkpoint (use it with stylize --model)")
+    if len(head) < 8:
+        raise MobilestyleError(f"checkpoint {path} is unreadable or corrupt ({len(head)} bytes)")
 
 
 def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
+import warnings
 
 import click
 
 from mobilestyle import __version__
-from mobilestyle.errors import MobilestyleError
+from mobilestyle.errors import SIGINT_EXIT, SIGTERM_EXIT, MobilestyleError, Terminated, pending_exit_code
+
+# Known third-party start-up noise (torch / litert-torch / torchao / triton): not the user's business in normal runs.
+THIRD_PARTY_WARNINGS = (
+    r".*torchao.*", r".*[Tt]riton.*", r".*_register_pytree_node.*", r".*pytree.*deprecated.*",
+    r".*TensorFlow Lite.*", r".*tf\.lite\.Interpreter is deprecated.*",
+)
+THIRD_PARTY_LOGGERS = ("torchao", "triton", "torch.utils._pytree", "torch.onnx", "torch._dynamo", "torch._export", "absl", "litert_torch", "ai_edge_torch")
+# C++ logging of TensorFlow / LiteRT / absl (oneDNN notes, converter op counts): set before those libraries load
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2"}
+THIRD_PARTY_MODULES = ("torchao", "triton", "torch.utils._pytree", "litert_torch", "ai_edge_torch", "ai_edge_litert", "coremltools", "onnxscript")
 
 # name -> (module, short help); modules are imported lazily so `mobilestyle --help` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,30 +65,77 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
 
 
+def quiet_third_party_warnings() -> None:
+    """Filter the known third-party warnings (MOBILESTYLE_DEBUG=1 keeps them)."""
+    if os.environ.get("MOBILESTYLE_DEBUG"):
+        return
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for pattern in THIRD_PARTY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    for module in THIRD_PARTY_MODULES:
+        warnings.filterwarnings("ignore", module=module.replace(".", r"\.") + r"(\..*)?$")
+
+
+_MAIN_PID: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:  # a forked child (data-loading worker): die as SIGTERM always did
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated
+
+
+def install_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (temporaries removed, empty new folders removed), then exits 143."""
+    _MAIN_PID[:] = [os.getpid()]
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding application): leave its handler alone
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line on stderr and a non-zero exit, never a traceback."""
+    quiet_third_party_warnings()
+    install_sigterm()
     try:
         cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+        sys.exit(SIGINT_EXIT)
+    except click.ClickException as exc:  # usage errors too: one line, naming the command's --help
+        hint = f" (see {exc.ctx.command_path} --help)" if isinstance(exc, click.UsageError) and exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except MobilestyleError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Terminated:
+        click.echo("terminated (SIGTERM)", err=True)
+        sys.exit(SIGTERM_EXIT)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(SIGINT_EXIT)
+    except OSError as exc:  # the environment (disk full, read-only or pseudo file system, permissions): not a bug
+        if os.environ.get("MOBILESTYLE_DEBUG"):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or type(exc).__name__}{where}", err=True)
+        sys.exit(MobilestyleError.exit_code)
     except Exception as exc:  # a bug: still one line unless asked for the traceback
         if os.environ.get("MOBILESTYLE_DEBUG"):
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
         click.echo(f"internal error: {type(exc).__name__}: {first} (MOBILESTYLE_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
+    code = pending_exit_code()
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ from mobilestyle.atomic import atomic_path
 from mobilestyle.errors import MobilestyleError
 
 MIN_SIDE = 16
-MAX_PIXELS = 50_000_000
+MAX_PIXELS = 50_000_000  # decoded pictures (JPEGs larger than this are decoded downscaled, other formats refused)
+MAX_ASPECT = 20  # long side / short side of any input picture
+MAX_STYLE_ASPECT = 4  # style pictures are centre-cropped to this before they are resized
+MAX_WORK_SIDE = 4096  # ceiling of every --size
+MAX_WORK_PIXELS = 4096 * 4096  # ceiling of any resized working picture (16.8 MP), checked before it is allocated
 # Let PIL open large headers so that we can refuse or downscale them ourselves.
 Image.MAX_IMAGE_PIXELS = None
 
@@ -65,6 +69,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, min_side: int = M
         width, height = image.size
         if min(width, height) < min_side:
             raise MobilestyleError(f"{path}: image is {width}x{height}, smaller than {min_side} px on a side")
+        if max(width, height) > MAX_ASPECT * min(width, height):
+            raise MobilestyleError(f"{path}: image is {width}x{height}, more than {MAX_ASPECT}:1 long; crop it first")
         if width * height > max_pixels:
             if image.format != "JPEG":
                 raise MobilestyleError(
@@ -90,14 +96,49 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, min_side: int = M
 
 
 def resize_short_side(image: Image.Image, short_side: int, multiple: int = 1) -> Image.Image:
-    """Resize so the shorter side is ``short_side``; both sides rounded to a multiple of ``multiple``."""
+    """Resize so the shorter side is ``short_side``; both sides rounded to a multiple of ``multiple``.
+
+    A result over MAX_WORK_PIXELS is refused before anything is allocated.
+    """
     width, height = image.size
     scale = short_side / min(width, height)
     new_w = max(multiple, round(width * scale / multiple) * multiple)
     new_h = max(multiple, round(height * scale / multiple) * multiple)
+    if new_w * new_h > MAX_WORK_PIXELS:
+        raise MobilestyleError(
+            f"a {width}x{height} picture at short side {short_side} would be {new_w}x{new_h} "
+            f"({new_w * new_h / 1e6:.0f} MP), over the {MAX_WORK_PIXELS / 1e6:.1f} MP working limit; use a smaller --size"
+        )
     if (new_w, new_h) == (width, height):
         return image
     return image.resize((new_w, new_h), Image.LANCZOS)
+
+
+def fit_short_side(image: Image.Image, multiple: int = 4, max_pixels: int = MAX_WORK_PIXELS) -> int:
+    """The largest short side (a multiple of ``multiple``, at most the picture's own) whose resize fits ``max_pixels``."""
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    limit = int((max_pixels * short / long) ** 0.5)
+    return max(multiple, min(short, limit) // multiple * multiple)
+
+
+def crop_aspect(image: Image.Image, max_aspect: float = MAX_STYLE_ASPECT) -> Image.Image:
+    """Centre-crop the long side to ``max_aspect`` times the short side (a no-op for ordinary pictures)."""
+    width, height = image.size
+    short = min(width, height)
+    if max(width, height) <= max_aspect * short:
+        return image
+    keep = int(max_aspect * short)
+    if width > height:
+        left = (width - keep) // 2
+        return image.crop((left, 0, left + keep, height))
+    top = (height - keep) // 2
+    return image.crop((0, top, width, top + keep))
+
+
+def prepare_style(image: Image.Image, style_size: int) -> Image.Image:
+    """A style picture as the networks read it: aspect cropped to MAX_STYLE_ASPECT first, then short side ``style_size``."""
+    return resize_short_side(crop_aspect(image), style_size)
 
 
 def center_crop_square(image: Image.Image, size: int) -> Image.Image:

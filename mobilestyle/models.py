@@ -13,7 +13,7 @@ from PIL import Image
 
 from mobilestyle.checkpoint import load_checkpoint, prefixed, save_checkpoint
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.images import image_to_tensor, resize_short_side
+from mobilestyle.images import image_to_tensor, prepare_style
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.transformer import NetConfig, TransformNet
 from mobilestyle.vgg import VGGEncoder, style_statistics
@@ -21,6 +21,7 @@ from mobilestyle.vgg import VGGEncoder, style_statistics
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_META_MODEL = "meta8.safetensors"
 MODEL_ENV = "MOBILESTYLE_MODEL"
+MIN_STYLE_SIZE, MAX_STYLE_SIZE = 16, 1024  # the short side a model reads style pictures at (from its header)
 
 
 def default_checkpoint(name: str = DEFAULT_META_MODEL) -> Path:
@@ -53,6 +54,23 @@ class LoadedModel:
         return int(self.meta.get("style_size") or options.get("style_size") or options.get("image_size") or 256)
 
 
+def _checked_header(path: Path, meta: dict[str, Any]) -> NetConfig:
+    """The architecture and style size a header states, refused when out of range (a crafted or damaged header)."""
+    if not isinstance(meta.get("net"), dict):
+        raise MobilestyleError(f"checkpoint {path} does not say its architecture (no 'net' entry)")
+    try:
+        config = NetConfig.from_dict(meta["net"])
+    except (TypeError, ValueError) as exc:
+        raise MobilestyleError(f"checkpoint {path} has an invalid architecture: {exc}") from None
+    try:
+        style_size = LoadedModel(None, meta, path).style_size  # type: ignore[arg-type]
+    except (AttributeError, TypeError, ValueError):
+        style_size = -1
+    if not MIN_STYLE_SIZE <= style_size <= MAX_STYLE_SIZE:
+        raise MobilestyleError(f"checkpoint {path} has an invalid style size (must be {MIN_STYLE_SIZE}..{MAX_STYLE_SIZE})")
+    return config
+
+
 def load_model(path: str | Path | None, expect: str | None = None) -> LoadedModel:
     """Load a MetaNetwork or TransformNet from a checkpoint; ``expect`` names the class required."""
     path = Path(path) if path else default_checkpoint()
@@ -60,9 +78,7 @@ def load_model(path: str | Path | None, expect: str | None = None) -> LoadedMode
     model_class = meta.get("model_class")
     if expect and model_class != expect:
         raise MobilestyleError(f"{path} holds a {model_class}, but a {expect} is needed here")
-    if "net" not in meta:
-        raise MobilestyleError(f"checkpoint {path} does not say its architecture (no 'net' entry)")
-    config = NetConfig.from_dict(meta["net"])
+    config = _checked_header(path, meta)
     model: MetaNetwork | TransformNet
     if model_class == "MetaNetwork":
         model = MetaNetwork(config)
@@ -103,7 +119,7 @@ class StyleEncoder:
     @torch.no_grad()
     def statistics(self, style: Image.Image, style_size: int) -> torch.Tensor:
         device = next(self.vgg.parameters()).device
-        tensor = image_to_tensor(resize_short_side(style, style_size)).to(device)
+        tensor = image_to_tensor(prepare_style(style, style_size)).to(device)
         return style_statistics(self.vgg(tensor))
 
 

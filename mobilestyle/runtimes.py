@@ -7,7 +7,9 @@ verification, bench) never see a format's layout (ONNX NCHW, TFLite NHWC) or its
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -116,6 +118,26 @@ class OnnxRunner:
         return np.ascontiguousarray(out[0].transpose(1, 2, 0), dtype=np.float32)
 
 
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native code writes to file descriptor 2 inside the block (errors still arrive as exceptions).
+
+    MOBILESTYLE_DEBUG=1 keeps it. Python's own sys.stderr is flushed first and is not affected otherwise.
+    """
+    if os.environ.get("MOBILESTYLE_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def tflite_interpreter(path: str | Path | None = None, threads: int | None = None, content: bytes | None = None) -> Any:
     """An ai-edge-litert Interpreter (XNNPACK is its default CPU delegate), tensors allocated."""
     try:
@@ -123,11 +145,12 @@ def tflite_interpreter(path: str | Path | None = None, threads: int | None = Non
     except ImportError:
         raise MissingBackendError("ai-edge-litert", "tflite") from None
     try:
-        if content is not None:
-            interpreter = Interpreter(model_content=content, num_threads=threads)
-        else:
-            interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        with quiet_native_stderr():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+            if content is not None:
+                interpreter = Interpreter(model_content=content, num_threads=threads)
+            else:
+                interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise MobilestyleError(f"{path or 'model'}: cannot load TFLite model ({str(exc).splitlines()[0][:160]})") from None
     return interpreter
@@ -175,8 +198,30 @@ class TfliteRunner:
         return np.array(next(iter(outputs.values()))[0], dtype=np.float32)
 
 
-def open_model(path: str | Path, threads: int | None = None) -> Runner:
-    """Open an exported model by its suffix: .onnx or .tflite (CoreML needs macOS to predict)."""
+def check_own_model(path: Path) -> dict[str, Any]:
+    """The file's mobilestyle metadata; a foreign model (Magenta's, any other) or an unreadable one is refused.
+
+    Running a model blindly is how a foreign file "works" and writes an all-black picture: its inputs are not ours.
+    """
+    from mobilestyle.export.metadata import read_metadata
+
+    try:
+        meta = read_metadata(path)
+    except MobilestyleError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise MobilestyleError(f"{path}: not a model made by mobilestyle export ({reason}); foreign models are not run") from None
+    layout = {".onnx": "NCHW", ".tflite": "NHWC"}.get(path.suffix.lower())
+    if meta.get("layout") != layout or meta.get("value_range") != [0, 255]:
+        raise MobilestyleError(f"{path}: its metadata says layout {meta.get('layout')!r}, range {meta.get('value_range')}; "
+                               f"expected {layout} on 0..255")
+    return meta
+
+
+def open_model(path: str | Path, threads: int | None = None, foreign_ok: bool = False) -> Runner:
+    """Open an exported model by its suffix: .onnx or .tflite (CoreML needs macOS to predict).
+
+    Only files with mobilestyle's metadata are opened unless ``foreign_ok`` (the bench times files as they are).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".mlpackage" or suffix == ".mlmodel":
@@ -185,6 +230,10 @@ def open_model(path: str | Path, threads: int | None = None) -> Runner:
         raise MobilestyleError(f"{path}: no such file")
     if path.is_dir():
         raise MobilestyleError(f"{path}: is a folder, not a model file")
+    if suffix not in (".onnx", ".tflite"):
+        raise MobilestyleError(f"{path}: unknown model type {suffix or '(no suffix)'}; expected .onnx or .tflite")
+    if not foreign_ok:
+        check_own_model(path)
     if suffix == ".onnx":
         return OnnxRunner(path, threads)
     if suffix == ".tflite":

@@ -158,3 +158,15 @@ def style_statistics(features: dict[str, torch.Tensor], taps: Sequence[str] = TA
         mean, std = mean_std(features[tap])
         parts += [mean, std]
     return torch.cat(parts, dim=1)
+
+
+def split_statistics(stats: torch.Tensor, layers: Sequence[str] = TAPS) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The inverse of ``style_statistics``: B x 1920 -> {tap: (mean B x C, std B x C)} for the taps in ``layers``."""
+    out: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    offset = 0
+    for tap in TAPS:
+        channels = TAP_CHANNELS[tap]
+        if tap in layers:
+            out[tap] = (stats[:, offset:offset + channels], stats[:, offset + channels:offset + 2 * channels])
+        offset += 2 * channels
+    return out

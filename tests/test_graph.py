@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -18,6 +19,7 @@ from mobilestyle.export.graph import (
     subpixel_weight_from_nearest,
     subpixel_weight_from_transposed,
 )
+from mobilestyle.export.verify import OWN_ERROR_FACTOR
 from mobilestyle.transformer import NetConfig, TransformNet
 
 MAX_ABS = 1e-3  # on the 0..255 scale
@@ -60,15 +62,19 @@ def _image(height: int, width: int, seed: int = 1) -> torch.Tensor:
 
 @pytest.mark.parametrize("config", _configs(), ids=lambda c: f"b{c.base}-{c.padding}-{c.upsample}-{'affine' if c.affine_norm else 'plain'}")
 def test_parity_every_config(config: NetConfig) -> None:
+    """Against the float64 net, within 1e-3 or twice PyTorch fp32's own error (export/verify.py's rule): a fixed 1e-3
+    between two fp32 computations failed on AVX2 CPUs for 32-base nets (1.007e-3), whose fp32 error itself is ~1e-3."""
     net = _net(config)
     graph = export_graph(net)
+    exact_net = copy.deepcopy(net).double()
     shapes = ((64, 48), (36, 68)) if config.base == 8 else ((64, 48),)  # sides: any multiple of 4
     for height, width in shapes:
         x = _image(height, width)
         with torch.no_grad():
-            expected, got = net(x), graph(x)
+            expected, got, exact = net(x), graph(x), exact_net(x.double())
         assert got.shape == expected.shape
-        assert (got - expected).abs().max().item() <= MAX_ABS
+        limit = max(MAX_ABS, OWN_ERROR_FACTOR * (expected.double() - exact).abs().max().item())
+        assert (got.double() - exact).abs().max().item() <= limit
 
 
 @pytest.mark.parametrize("config", [NetConfig(), NetConfig(8, "reflect", "nearest", True)], ids=["b8-zero", "b8-reflect-nearest-affine"])

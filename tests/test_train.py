@@ -109,7 +109,7 @@ def test_sigterm_to_the_process_group_saves_a_checkpoint(tmp_path: Path, content
     assert process.poll() is None, process.communicate()[1]
     os.killpg(process.pid, signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 0, stderr
+    assert process.returncode == 143, stderr  # saved, then non-zero: a scheduler can tell the run did not finish
     assert "interrupted at step" in stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] and summary["step"] >= 1

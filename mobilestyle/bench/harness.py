@@ -7,7 +7,6 @@ and ratios between them are meaningful even on a shared machine. See docs/bench.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from mobilestyle.atomic import scratch_dir
 from mobilestyle.bench.baselines import time_baselines
 from mobilestyle.bench.core import (
     CUDA_RUNTIMES,
@@ -61,7 +61,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda _: None
     runtimes = [r for r in options.runtimes if options.device == "cpu" or r in CUDA_RUNTIMES]
     result = BenchResult(meta={**environment(), "options": _options_dict(options)})
     result.skipped += [f"{r}: CPU-only runtime, not run with --device cuda" for r in options.runtimes if r not in runtimes]
-    with tempfile.TemporaryDirectory(prefix="mobilestyle-bench-") as work:
+    with scratch_dir("mobilestyle-bench") as work:
         subject = _prepare_subject(options, runtimes, Path(work), result, log)
         result.meta["weights"] = subject.weights
         peers = _magenta_folder(options, result) if "magenta" in runtimes else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mobilestyle.atomic import scratch_dir
 from mobilestyle.bench.core import MAGENTA_PREDICT, BenchOptions, Candidate, Subject, skip, time_group
 from mobilestyle.bench.engines import tflite_invoke
 from mobilestyle.bench.records import BenchRecord, BenchResult
@@ -65,7 +65,7 @@ def _export_path(options: BenchOptions, subject: Subject, encoder: Any, style: A
     from mobilestyle.export import export_net
 
     formats = ["onnx", "tflite"]
-    with tempfile.TemporaryDirectory(prefix="mobilestyle-bench-export-") as out:
+    with scratch_dir("mobilestyle-bench-export") as out:
         def export_once() -> object:
             with torch.inference_mode():
                 net = subject.meta_model.emit(encoder.statistics(style, subject.style_size))

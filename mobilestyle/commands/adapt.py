@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 @click.option("--steps", type=click.IntRange(0), default=100, show_default=True, help="Adam steps (the paper: 100-200).")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
-@click.option("--image-size", type=click.IntRange(16), default=256, show_default=True, help="Side of the content crops (multiple of 4).")
-@click.option("--style-size", type=click.IntRange(16), default=None, help="Short side of the style image (default: --image-size).")
+@click.option("--image-size", type=click.IntRange(16, 1024), default=256, show_default=True, help="Side of the content crops (multiple of 4, 16..1024).")
+@click.option("--style-size", type=click.IntRange(16, 1024), default=None, help="Short side of the style image (16..1024; default: --image-size).")
 @click.option("--only-in", is_flag=True, help="Adapt only the instance norms' scale and shift (every conv weight stays).")
 @click.option("--init", "init", default=None, metavar="PATH|random",
               help="Initialization: a checkpoint from `train --method metastyle`, or 'random' (Johnson from scratch). "
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 @click.option("--arch", type=click.Choice(["8", "16", "32"]), default=None,
               help="Base width: picks the default initialization and the random net; must match --init PATH.  [default: 32]")
 @click.option("--format", "formats", multiple=True, metavar="tflite|onnx|coreml|all", help="Formats to write (repeat or comma-separate). Default: all.")
-@click.option("--size", "sizes", multiple=True, type=int, help="Square input side(s) of the exported model (multiple of 4). Default: 256.")
+@click.option("--size", "sizes", multiple=True, type=int, help="Square input side(s) of the exported model (multiple of 4, 64..2048). Default: 256.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True,
               help="Weight precision, as in `mobilestyle export`.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
@@ -51,7 +51,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
             as_json: bool) -> None:
     """Adapt, export, verify; prints one line per file (or JSON)."""
     from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
-    from mobilestyle.atomic import sha256_file
+    from mobilestyle.atomic import check_output_dir, removing_new_dirs, sha256_file
     from mobilestyle.commands.export import artifact_table, parse_formats
     from mobilestyle.data import list_images, readable_images
     from mobilestyle.errors import MobilestyleError
@@ -67,6 +67,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
     check_request(chosen, size_list, precision, name)  # fail before adapting, not after
     require_backends(chosen)
     style = load_image(style_image)
+    check_output_dir(out_dir)  # before the adaptation, not after
     content_dir = folder_or_shared(content_dir, "--content", "data", "train", "content")
     content_files, _ = readable_images(list_images(content_dir))
     if not content_files:
@@ -79,9 +80,10 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
     style_sha = sha256_file(style_image)
     # file metadata names the initialization, without the local folders it came from
     adaptation = {"method": "metastyle", "init": Path(init_label).name, "adapt_steps": steps, "only_in": only_in}
-    records = export_net(result.net, name=name, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir,
-                         style_sha256=style_sha, extra_metadata=adaptation)
-    checkpoint = _save_adapted(result.net, out_dir / f"{name}.safetensors", adaptation, style_sha) if save_checkpoint else None
+    with removing_new_dirs(out_dir):
+        records = export_net(result.net, name=name, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir,
+                             style_sha256=style_sha, extra_metadata=adaptation)
+        checkpoint = _save_adapted(result.net, out_dir / f"{name}.safetensors", adaptation, style_sha) if save_checkpoint else None
     tail = result.losses[-10:]
     summary = {
         "style": str(style_image), "name": name, **adaptation, "arch": result.net.config.to_dict(),

@@ -28,6 +28,15 @@ def _int_list(value: str, option: str) -> list[int]:
     return list(dict.fromkeys(items))
 
 
+def _check_outputs(json_path: Path | None, report_dir: Path | None) -> None:
+    from mobilestyle.atomic import check_output_dir, check_output_file
+
+    if json_path is not None:
+        check_output_file(json_path)
+    if report_dir is not None:
+        check_output_dir(report_dir)
+
+
 @click.command(help=__doc__)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="cpu: PyTorch, onnxruntime, LiteRT, Magenta. cuda: PyTorch CUDA and onnxruntime's CUDA provider.")
@@ -68,6 +77,7 @@ def command(device: str, sizes: str, threads: str, runtimes: str | None, model_f
         repeats=repeats, warmup=warmup, style_side=style_side, baselines=baselines, baseline_steps=baseline_steps,
     )
     to_stdout = json_path is not None and str(json_path) == "-"
+    _check_outputs(None if to_stdout else json_path, report_dir)  # before minutes of timing, not after
     result = run_bench(options, log=lambda message: click.echo(message, err=True))
     if to_stdout:
         click.echo(json.dumps(result.to_dict(), indent=1))

@@ -8,6 +8,8 @@ import click
 
 from mobilestyle.commands.options import SHARED_ENV, checkpoint_option, folder_or_shared, vgg_weights_option
 
+MAX_SIZE = 1024  # Gatys at 1024 px keeps VGG-16 activations and gradients near 10 GB; larger sides are refused
+
 
 @click.command(help=__doc__)
 @click.option("--content", "content_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -16,7 +18,8 @@ from mobilestyle.commands.options import SHARED_ENV, checkpoint_option, folder_o
               help=f"Folder of style images (default: ${SHARED_ENV}/data/eval/style).")
 @click.option("--limit-content", type=click.IntRange(1), default=None, help="Use only the first N content images (sorted).")
 @click.option("--limit-style", type=click.IntRange(1), default=None, help="Use only the first N style images (sorted).")
-@click.option("--size", type=click.IntRange(16), default=256, show_default=True, help="Side of the centre-square content crops (multiple of 4).")
+@click.option("--size", type=click.IntRange(16, MAX_SIZE), default=256, show_default=True,
+              help=f"Side of the centre-square content crops (multiple of 4, 16..{MAX_SIZE}).")
 @checkpoint_option
 @click.option("--johnson", "johnson_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of per-style Johnson nets: STYLE_STEM.safetensors or STYLE_STEM/checkpoint.safetensors.")
@@ -37,7 +40,13 @@ def command(**kw: object) -> None:
         raise click.BadParameter("must be a multiple of 4", param_hint="--size")
     content_dir = folder_or_shared(kw["content_dir"], "--content", "data", "eval", "content")
     style_dir = folder_or_shared(kw["style_dir"], "--style", "data", "eval", "style")
+    from mobilestyle.atomic import check_output_dir, check_output_file, removing_new_dirs
     from mobilestyle.evaluation import EvalOptions, evaluate, format_table, parse_steps
+
+    if kw["json_path"] is not None:  # output paths are checked before hours of work, not after
+        check_output_file(kw["json_path"])
+    if kw["report_dir"] is not None:
+        check_output_dir(kw["report_dir"])
 
     options = EvalOptions(
         content_dir=content_dir, style_dir=style_dir,
@@ -46,7 +55,8 @@ def command(**kw: object) -> None:
         gatys_optimizer=kw["gatys_optimizer"], magenta_peers=kw["magenta_peers"],
         magenta_variant=kw["magenta_variant"], vgg_weights=kw["vgg_weights"], device=kw["device"],
     )
-    result = evaluate(options, kw["report_dir"], kw["json_path"], progress=not kw["no_progress"])
+    with removing_new_dirs(kw["report_dir"] or Path.cwd()), removing_new_dirs((kw["json_path"] or Path.cwd() / "x").parent):
+        result = evaluate(options, kw["report_dir"], kw["json_path"], progress=not kw["no_progress"])
     click.echo(format_table(result.summary()), nl=False)
     for line in result.targets():
         click.echo(f"target: {line}")

@@ -54,7 +54,8 @@ Conversions are cached (~/.cache/mobilestyle/graphs or $MOBILESTYLE_CACHE): a fu
 patches its weights into the converted graph, then is verified like a fresh conversion.""")
 @click.argument("style_images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, metavar="onnx|tflite|coreml|all", help="Formats to write (repeat or comma-separate). Default: all.")
-@click.option("--size", "sizes", multiple=True, type=int, help="Square input side(s) for TFLite signatures and CoreML's default (multiple of 4). Default: 256.")
+@click.option("--size", "sizes", multiple=True, type=int,
+              help="Square input side(s) for TFLite signatures and CoreML's default (multiple of 4, 64..2048). Default: 256.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True, help="Weight precision (see above).")
 @checkpoint_option
 @vgg_weights_option
@@ -66,7 +67,7 @@ def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tup
             vgg_weights: Path | None, out_dir: Path, name: str | None, fresh: bool, as_json: bool) -> None:
     from tqdm import tqdm
 
-    from mobilestyle.atomic import ensure_writable_dir
+    from mobilestyle.atomic import check_output_dir, removing_new_dirs
     from mobilestyle.export.api import StyleExporter, check_request, require_backends
     from mobilestyle.images import load_image
 
@@ -82,12 +83,14 @@ def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tup
     require_backends(chosen)
     for path in style_images:
         load_image(path)  # every bad input fails before any work
-    ensure_writable_dir(out_dir)
-    exporter = StyleExporter(checkpoint, vgg_weights)
+    check_output_dir(out_dir)  # created only when the first file is written; removed again if the export fails
     records = []
-    progress = tqdm(list(zip(style_images, names)), desc="export", unit="style", disable=as_json or len(style_images) < 2)
-    for path, style_name in progress:
-        records += exporter.export_style(path, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir, name=style_name, fresh=fresh)
+    with removing_new_dirs(out_dir):
+        exporter = StyleExporter(checkpoint, vgg_weights)
+        progress = tqdm(list(zip(style_images, names)), desc="export", unit="style", disable=as_json or len(style_images) < 2)
+        for path, style_name in progress:
+            records += exporter.export_style(path, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir,
+                                             name=style_name, fresh=fresh)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -10,16 +11,35 @@ import numpy as np
 from mobilestyle.commands.options import checkpoint_option, vgg_weights_option
 from mobilestyle.errors import MobilestyleError
 
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from mobilestyle.runtimes import Runner
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MAX_SIZE = 4096  # --size ceiling; the working picture is also held under images.MAX_WORK_PIXELS
+
+
+def _is_other_image_name(out: Path) -> bool:
+    """-o x.gif / x.bmp / x.tiff: a picture name we cannot write (not a folder to create)."""
+    from PIL import Image
+
+    suffix = out.suffix.lower()
+    return bool(suffix) and suffix not in IMAGE_SUFFIXES and suffix in Image.registered_extensions() and not out.is_dir()
 
 
 def _targets(contents: tuple[Path, ...], out: Path, tag: str, grid: bool) -> list[Path]:
     """One output file per content image: ``out`` itself when it names an image file, else files in folder ``out``."""
+    from mobilestyle.atomic import check_output_dir, check_output_file
+
     suffix = "_grid.png" if grid else ".png"
-    if out.suffix.lower() in IMAGE_SUFFIXES:
+    if _is_other_image_name(out):
+        raise MobilestyleError(f"-o {out}: cannot write {out.suffix} pictures; use .png, .jpg or .webp (or a folder)")
+    if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
         if len(contents) > 1:
             raise MobilestyleError(f"-o {out} names one file but {len(contents)} content images were given; pass a folder")
-        return [out]
+        return [check_output_file(out)]
+    check_output_dir(out)
     return [out / f"{path.stem}_{tag}{suffix}" for path in contents]
 
 
@@ -27,55 +47,63 @@ def _targets(contents: tuple[Path, ...], out: Path, tag: str, grid: bool) -> lis
 
 With --style the meta network turns the style image into a net and PyTorch runs it; with --model the
 exported file runs in onnxruntime or the LiteRT interpreter, so you see what the phone will show
-(CoreML .mlpackage files need macOS). --grid writes content | style | result side by side.""")
+(CoreML .mlpackage files need macOS). Only files made by `mobilestyle export` / `adapt` are run (read
+from their metadata); foreign models such as Magenta's are refused. --grid writes content | style | result
+side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is checked before any work.""")
 @click.argument("contents", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--style", "style_image", type=click.Path(path_type=Path), default=None, help="Style image (stylize with PyTorch).")
 @click.option("--model", "model_file", type=click.Path(path_type=Path), default=None, help="Exported .onnx or .tflite file.")
 @checkpoint_option
 @vgg_weights_option
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output image (one content) or folder.")
-@click.option("--size", type=click.IntRange(16), default=None, help="Short side to work at (multiple of 4; a .tflite file runs its own square sizes).")
+@click.option("--size", type=click.IntRange(16, MAX_SIZE), default=None,
+              help=f"Short side to work at (multiple of 4, 16..{MAX_SIZE}; at most 16.8 MP in all). Default: the photo's own, "
+                   "downscaled to fit 16.8 MP. A .tflite file runs its own square sizes.")
 @click.option("--grid", is_flag=True, help="Write a content | style | result picture.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="Runtime threads.")
 def command(contents: tuple[Path, ...], style_image: Path | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None,
             out: Path, size: int | None, grid: bool, threads: int | None) -> None:
     from tqdm import tqdm
 
-    from mobilestyle.atomic import ensure_writable_dir
+    from mobilestyle.atomic import removing_new_dirs
     from mobilestyle.images import load_image, make_grid, save_image
 
     if (style_image is None) == (model_file is None):
         raise MobilestyleError("give exactly one of --style STYLE_IMAGE or --model FILE.onnx|.tflite")
     if size is not None and size % 4:
         raise MobilestyleError(f"--size {size} is not a multiple of 4")
+    targets = _targets(contents, out, Path(style_image or model_file).stem, grid)  # checked before any work
     images = [load_image(path) for path in contents]
     style_picture = load_image(style_image) if style_image else None
-    runner, tag = _runner(style_image, style_picture, model_file, checkpoint, vgg_weights, threads)
-    targets = _targets(contents, out, tag, grid)
-    ensure_writable_dir(targets[0].parent)
-    for image, target in tqdm(list(zip(images, targets)), desc="stylize", unit="image", disable=len(images) < 2):
-        prepared = _prepare(image, runner, size)
-        result = _run(runner, prepared)
-        picture = make_grid([[prepared, style_picture, result] if style_picture else [prepared, result]]) if grid else result
-        save_image(picture, target)
-        click.echo(str(target))
+    runner = _runner(style_picture, model_file, checkpoint, vgg_weights, threads)
+    with removing_new_dirs(targets[0].parent):
+        for image, target in tqdm(list(zip(images, targets)), desc="stylize", unit="image", disable=len(images) < 2):
+            prepared = _prepare(image, runner, size)
+            result = _run(runner, prepared)
+            picture = make_grid([[prepared, style_picture, result] if style_picture else [prepared, result]]) if grid else result
+            save_image(picture, target)
+            click.echo(str(target))
 
 
-def _runner(style_image, style_picture, model_file, checkpoint, vgg_weights, threads):
+def _runner(style_picture: Image.Image | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None,
+            threads: int | None) -> Runner:
     from mobilestyle.runtimes import TorchRunner, open_model
 
     if model_file is not None:
-        return open_model(model_file, threads), Path(model_file).stem
+        return open_model(model_file, threads)
     from mobilestyle.models import StyleEncoder, emit_style_net, load_model
 
     loaded = load_model(checkpoint, expect="MetaNetwork")
     net = emit_style_net(loaded.model, StyleEncoder.load(vgg_weights), style_picture, loaded.style_size)
-    return TorchRunner(net, threads), Path(style_image).stem
+    return TorchRunner(net, threads)
 
 
-def _prepare(image, runner, size: int | None):
-    """Resize for the runner: a .tflite file's square signature, else short side ``size`` with sides multiple of 4."""
-    from mobilestyle.images import center_crop_square, resize_short_side
+def _prepare(image: Image.Image, runner: Runner, size: int | None) -> Image.Image:
+    """Resize for the runner: a .tflite file's square signature, else short side ``size`` with sides multiple of 4.
+
+    Without --size a large photo is downscaled to fit images.MAX_WORK_PIXELS; with it, a result over that is refused.
+    """
+    from mobilestyle.images import center_crop_square, fit_short_side, resize_short_side
 
     sizes = getattr(runner, "sizes", None)
     if sizes:
@@ -83,11 +111,11 @@ def _prepare(image, runner, size: int | None):
         if size is not None and size not in squares:
             raise MobilestyleError(f"this TFLite model runs {', '.join(f'{h}x{w}' for h, w in sizes)}; --size {size} is not one of them")
         return center_crop_square(image, size or squares[0])
-    target = size or min(image.size) // 4 * 4
+    target = size or fit_short_side(image, multiple=4)
     return resize_short_side(image, target, multiple=4)
 
 
-def _run(runner, image):
+def _run(runner: Runner, image: Image.Image) -> Image.Image:
     from PIL import Image
 
     rgb = np.asarray(image, dtype=np.float32)

@@ -14,6 +14,7 @@ METHODS = {
     "shen": ("mobilestyle.training.shen", "ShenMethod"),
     "johnson": ("mobilestyle.training.johnson", "JohnsonMethod"),
     "metastyle": ("mobilestyle.training.metastyle", "MetaStyleMethod"),
+    "shen-fast": ("mobilestyle.training.shen_fast", "ShenFastMethod"),
 }
 # Defaults of the options left as None below; a method module may override them with its own TRAIN_DEFAULTS dict.
 DEFAULTS = {
@@ -21,6 +22,8 @@ DEFAULTS = {
     "tv_weight": 1e-6, "content_layer": "relu3_3", "style_loss": "meanstd",
 }
 METASTYLE_KEYS = ("inner_steps", "inner_lr", "first_order", "styles_per_batch", "inner_params")
+FAST_KEYS = ("teacher_steps", "teacher_pairs", "final_size", "final_steps", "head_gain", "bf16", "data_cache", "magenta_peers",
+             "style_variants", "max_crop_scale", "init")
 
 
 @click.command(help=__doc__)
@@ -49,6 +52,24 @@ METASTYLE_KEYS = ("inner_steps", "inner_lr", "first_order", "styles_per_batch", 
 @click.option("--styles-per-batch", type=click.IntRange(1), default=4, show_default=True, help="MetaStyle: styles per meta-batch.")
 @click.option("--inner-params", type=click.Choice(["norm", "all"]), default="norm", show_default=True,
               help="MetaStyle: what the inner loop adapts: every weight, or only the instance norms' scale/shift (the released code).")
+@click.option("--teacher-steps", type=click.IntRange(0), default=0, show_default=True,
+              help="shen-fast: first steps on dense targets (Magenta's outputs for cached photo/style pairs; needs --magenta-peers).")
+@click.option("--teacher-pairs", type=click.IntRange(1), default=4000, show_default=True, help="shen-fast: cached teacher pairs (built once).")
+@click.option("--final-size", type=click.IntRange(16, 256), default=None, help="shen-fast: training side of the last --final-steps steps.")
+@click.option("--final-steps", type=click.IntRange(0), default=0, show_default=True, help="shen-fast: steps at --final-size at the end.")
+@click.option("--style-variants", type=click.IntRange(0, 16), default=0, show_default=True,
+              help="shen-fast: also train on K colour/crop variants of every style image (statistics precomputed once).")
+@click.option("--max-crop-scale", type=click.FloatRange(1.0, 8.0), default=2.0, show_default=True,
+              help="shen-fast: photo crops span 1x to this many times the training side before being resized to it (1: the photos' own scale).")
+@click.option("--init", type=click.Path(dir_okay=True, path_type=Path), default=None,
+              help="shen-fast: start from these meta-network weights (e.g. mobilestyle/models/meta8.safetensors) with a new optimizer.")
+@click.option("--head-gain", type=float, default=1.0, show_default=True, help="shen-fast: initial style dependence of the emitted weights.")
+@click.option("--bf16", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="shen-fast: bf16 autocast for the VGG (auto: only on CPUs with avx512_bf16/AMX, and on CUDA).")
+@click.option("--data-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="shen-fast: folder of the prepared data (default ~/.cache/mobilestyle/datasets).")
+@click.option("--magenta-peers", type=click.Path(path_type=Path), default=None,
+              help="shen-fast: Magenta's TFLite models for --teacher-steps (or $MOBILESTYLE_PEERS).")
 @click.option("--checkpoint-every", type=click.IntRange(0), default=500, show_default=True, help="Save every N steps (0: only at the end / Ctrl-C).")
 @click.option("--sample-every", type=click.IntRange(0), default=500, show_default=True, help="Write a content|style|output grid every N steps (0: never).")
 @click.option("--workers", type=click.IntRange(0), default=2, show_default=True, help="Data-loading worker processes.")
@@ -69,6 +90,8 @@ def command(**kw: object) -> None:
     defaults = {**DEFAULTS, **getattr(module, "TRAIN_DEFAULTS", {})}
     kw = {k: defaults[k] if v is None and k in defaults else v for k, v in kw.items()}
     extra = {k: kw[k] for k in METASTYLE_KEYS} if kw["method"] == "metastyle" else {}
+    if kw["method"] == "shen-fast":
+        extra = {k: str(kw[k]) if isinstance(kw[k], Path) else kw[k] for k in FAST_KEYS}
     options = TrainOptions(
         content_dir=kw["content_dir"], style_dir=kw["style_dir"], out_dir=kw["out_dir"], method=kw["method"],
         steps=kw["steps"], batch_size=kw["batch_size"], image_size=kw["image_size"], style_size=kw["style_size"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -24,13 +25,14 @@ from torch import nn
 from mobilestyle.atomic import ensure_writable_dir
 from mobilestyle.checkpoint import load_checkpoint, optimizer_tensors, prefixed, restore_optimizer, save_checkpoint
 from mobilestyle.data import StyleSampler, crop_loader, list_images, readable_images
-from mobilestyle.errors import MobilestyleError
+from mobilestyle.errors import SIGINT_EXIT, SIGTERM_EXIT, MobilestyleError, request_exit_code
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, save_image, tensor_to_image
 from mobilestyle.losses import LossWeights, PerceptualLoss
 from mobilestyle.vgg import VGGEncoder
 
 log = logging.getLogger("mobilestyle.train")
 METRIC_COLUMNS = ["step", "content_loss", "style_loss", "tv_loss", "total_loss"]
+MAX_TRAIN_SIDE = 1024  # --image-size / --style-size ceiling: a batch of 8 at 1024 px already needs ~20 GB in VGG-16
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
 
@@ -104,11 +106,42 @@ class Method(Protocol):
 
 
 def pick_device(name: str) -> torch.device:
+    """auto, cpu, cuda or cuda:N; anything else is one clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise MobilestyleError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise MobilestyleError("--device cuda asked for, but no CUDA GPU is available")
-    return torch.device(name)
+    return device
+
+
+def check_options(options: TrainOptions) -> None:
+    """Refuse values that would crash or exhaust memory later: NaN/negative learning rates, huge sides."""
+    if not (math.isfinite(options.lr) and options.lr > 0):
+        raise MobilestyleError(f"--lr must be a positive finite number, not {options.lr}")
+    for flag, side in (("--image-size", options.image_size), ("--style-size", options.style_size)):
+        if side is not None and not 16 <= side <= MAX_TRAIN_SIDE:
+            raise MobilestyleError(f"{flag} {side} is outside 16..{MAX_TRAIN_SIDE}")
+    weights = options.loss
+    for flag, value in (("--content-weight", weights.content), ("--style-weight", weights.style), ("--tv-weight", weights.tv)):
+        if not (math.isfinite(value) and value >= 0):
+            raise MobilestyleError(f"{flag} must be a finite number >= 0, not {value}")
+
+
+def first_decodable(files: list[Path], kind: str, folder: Path) -> None:
+    """At least one file must decode fully (a header check passes truncated files)."""
+    for path in files:
+        try:
+            load_image(path)
+            return
+        except MobilestyleError as exc:
+            log.warning("skipping unreadable %s image: %s", kind, exc)
+    raise MobilestyleError(f"none of the {len(files)} {kind} images in {folder} decodes (all unreadable or corrupt)")
 
 
 def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
@@ -193,6 +226,7 @@ class MetricsLog:
     def flush(self) -> None:
         if self.enabled:
             self.handle.flush()
+            os.fsync(self.handle.fileno())
 
     def close(self) -> None:
         if self.enabled:
@@ -202,6 +236,7 @@ class MetricsLog:
 
 
 def build_context(options: TrainOptions) -> TrainContext:
+    check_options(options)
     device = pick_device(options.device)
     rank, world, device = setup_distributed(device)
     torch.manual_seed(options.seed + rank)
@@ -214,6 +249,7 @@ def build_context(options: TrainOptions) -> TrainContext:
             log.warning("skipped %d unreadable %s image(s), e.g. %s", len(bad), kind, bad[0])
     if not content_files or not style_files:
         raise MobilestyleError("no readable content or style images")
+    first_decodable(content_files, "content", options.content_dir)
     vgg = VGGEncoder.from_weights(options.vgg_weights).to(device)
     if device.type == "cuda":
         vgg = vgg.to(memory_format=torch.channels_last)
@@ -251,6 +287,12 @@ def save_run(ctx: TrainContext, method: Method, step: int) -> Path:
         **method.checkpoint_meta(),
     }
     return save_checkpoint(ctx.options.out_dir / CHECKPOINT_NAME, tensors, meta)
+
+
+def checkpoint(ctx: TrainContext, method: Method, step: int, metrics: MetricsLog) -> Path:
+    """metrics.csv first (flushed to the OS), then the checkpoint: after a kill -9 the rows reach the checkpoint's step."""
+    metrics.flush()
+    return save_run(ctx, method, step)
 
 
 def restore_run(ctx: TrainContext, method: Method) -> int:
@@ -300,10 +342,15 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
         (options.out_dir / "options.json").write_text(json.dumps(options.to_json(), indent=2))
     metrics = MetricsLog(options.out_dir, start, main)
     contents = _sample_contents(ctx) if main and options.sample_every else None
-    loader = crop_loader(ctx.content_files, options.image_size, options.batch_size, options.seed + start, options.workers, ctx.rank)
-    interrupted = False
+    # a method with its own data (``batches``) gets its batches as they are; others get random photo crops
+    own_batches = getattr(method, "batches", None)
+    loader = own_batches(start) if own_batches else crop_loader(
+        ctx.content_files, options.image_size, options.batch_size, options.seed, options.workers, ctx.rank, start=start)
+    interrupted, exit_code = False, SIGINT_EXIT
 
     def on_term(signum: int, frame: object) -> None:
+        nonlocal exit_code
+        exit_code = SIGTERM_EXIT
         _forget_worker_deaths()
         raise KeyboardInterrupt
 
@@ -312,7 +359,7 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     step, started, last = start, time.perf_counter(), {}
     try:
         while step < options.steps:
-            content = ctx.to_device(next(loader))
+            content = next(loader) if own_batches else ctx.to_device(next(loader))
             parts = method.train_step(step, content)
             step += 1
             last = {k: float(v) for k, v in parts.items()}
@@ -324,7 +371,7 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
             if main and options.sample_every and contents is not None and (step % options.sample_every == 0 or step == options.steps):
                 write_sample_grid(ctx, method, step, contents)
             if main and options.checkpoint_every and step % options.checkpoint_every == 0:
-                save_run(ctx, method, step)
+                checkpoint(ctx, method, step, metrics)
     except KeyboardInterrupt:
         interrupted = True
     except RuntimeError as exc:
@@ -333,7 +380,7 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
         if "DataLoader worker" not in str(exc):
             raise
         log.warning("a data-loading worker was stopped (%s); saving the checkpoint", str(exc).splitlines()[0])
-        interrupted = True
+        interrupted, exit_code = True, SIGTERM_EXIT
     finally:
         if interrupted:
             _forget_worker_deaths()
@@ -343,8 +390,10 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
             signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - started
     if main:
-        save_run(ctx, method, step)
+        checkpoint(ctx, method, step, metrics)
         metrics.close()
+    if interrupted:  # saved; now tell the caller (a scheduler, a shell) that the run did not finish
+        request_exit_code(exit_code)
     if ctx.world > 1:
         dist.barrier()
     summary = {

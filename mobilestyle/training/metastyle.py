@@ -138,7 +138,7 @@ class MetaStyleMethod:
         if self.query_batches is None:
             options = self.ctx.options
             self.query_batches = crop_loader(self.ctx.content_files, options.image_size, options.batch_size,
-                                             options.seed + 7919 + step, options.workers, self.ctx.rank)
+                                             options.seed + 7919, options.workers, self.ctx.rank, start=step)
         return self.ctx.to_device(next(self.query_batches))
 
     def _style(self) -> tuple[torch.Tensor, StyleTarget]:

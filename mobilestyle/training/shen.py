@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,7 +27,10 @@ class ShenMethod:
         self.style_path = ""
 
     def _new_style(self) -> None:
-        self.style_path, image = self.ctx.styles.sample()
+        if self.style_path:  # resumed between two style changes: keep the style the interrupted run had
+            image = self.ctx.styles.load(Path(self.style_path))
+        else:
+            self.style_path, image = self.ctx.styles.sample()
         self.style_image = self.ctx.to_device(image)
         with torch.no_grad(), self.ctx.autocast():
             features = self.ctx.vgg(self.style_image)
@@ -34,7 +38,9 @@ class ShenMethod:
         self.target = style_targets(features, self.ctx.loss.weights.style_layers, self.ctx.loss.weights.style_kind)
 
     def train_step(self, step: int, content: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.style_image is None or step % self.ctx.options.style_every == 0:
+        if step % self.ctx.options.style_every == 0:
+            self.style_path = ""
+        if self.style_image is None or not self.style_path:
             self._new_style()
         self.model.train()
         with self.ctx.autocast():
@@ -51,10 +57,11 @@ class ShenMethod:
         return self.style_image, net(contents)
 
     def extra_state(self) -> dict[str, Any]:
-        return {}
+        return {"style_path": str(self.style_path)}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
+        self.style_path = str(state.get("style_path", ""))
+        self.style_image = None
 
     def checkpoint_meta(self) -> dict[str, Any]:
         return {"net": self.config.to_dict(), "model_class": "MetaNetwork"}

@@ -1,0 +1,224 @@
+"""Shen et al.'s meta network with a recipe efficient enough for a few CPU-hours (``--method shen-fast``).
+
+What differs from ``--method shen`` (Algorithm 1 as published), each measured in docs/training.md:
+- data prepared once (training/datasets.py): photos as uint8 tensors, every style's VGG statistics at the
+  model's style size (the meta network's input and the style-loss targets), so a step runs no JPEG decoder
+  and no VGG on a style image;
+- optional style variants (``--style-variants K``: K hue/saturation/contrast/crop variants of every painting,
+  statistics precomputed like the originals) for styles unlike the training paintings;
+- every sample in a batch carries its own style (per-sample nets through ``vmap``), not one style per 20 steps;
+- the statistics are standardised over the training styles (stored with the model) and the heads start with
+  a larger gain, so the emitted nets differ by style from step 0;
+- an optional first stage on dense targets (Magenta's outputs for cached (photo, style) pairs: pixel L1 plus a
+  relu1_1 feature term) that teaches the net to keep the photo, then the paper's perceptual objective;
+- a resolution curriculum (``--image-size`` for most steps, ``--final-size`` for the last ``--final-steps``);
+- bf16 autocast for the VGG where the CPU has native bf16 (avx512_bf16 / amx), fp32 elsewhere.
+
+Every batch is a pure function of (seed, step): a resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from mobilestyle.errors import MobilestyleError
+from mobilestyle.losses import style_distance, total_variation
+from mobilestyle.meta import MetaNetwork
+from mobilestyle.training import datasets
+from mobilestyle.training.loop import TrainContext, optimizer_step
+from mobilestyle.transformer import NetConfig
+from mobilestyle.vgg import split_statistics, style_statistics
+
+log = logging.getLogger("mobilestyle.train")
+STYLE_SIZE = 256  # the meta network reads styles at this short side (the model's style_size)
+CONTENT_SIDE = 256  # cached photo squares; crops are taken from them
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix units (avx512_bf16 or AMX) on this CPU: only then is bf16 autocast faster on CPU."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class ShenFastMethod:
+    name = "shen-fast"
+
+    def __init__(self, ctx: TrainContext) -> None:
+        self.ctx = ctx
+        options, extra = ctx.options, ctx.options.extra
+        self.config = NetConfig.from_dict(options.arch) if options.arch else NetConfig()
+        self.teacher_steps = int(extra.get("teacher_steps") or 0)
+        self.final_size = int(extra.get("final_size") or options.image_size)
+        self.final_steps = int(extra.get("final_steps") or 0)
+        for size in (options.image_size, self.final_size):
+            if size > CONTENT_SIDE or size % 4:
+                raise MobilestyleError(f"shen-fast trains at sizes up to {CONTENT_SIDE} px, multiples of 4 (got {size})")
+        self.max_crop_scale = float(extra.get("max_crop_scale") or 2.0)
+        bf16 = extra.get("bf16", "auto")
+        self.bf16 = cpu_has_bf16() if bf16 == "auto" and ctx.device.type == "cpu" else bf16 in ("on", "auto")
+        cache = Path(extra.get("data_cache") or datasets.default_data_cache())
+        progress = options.progress and ctx.rank == 0
+        self.style_files = list(ctx.styles.files)
+        self.photos = datasets.content_tensors(ctx.content_files, CONTENT_SIDE, cache, progress)
+        # One table: the meta network's input and the style-loss targets at every training size. A net trained on
+        # 128 px crops against the style's statistics at 256 px draws strokes at the scale the style has at 256 px,
+        # the scale `evaluate` and `export` use.
+        originals = datasets.style_statistics_table(self.style_files, [STYLE_SIZE], ctx.vgg.cpu(), cache, progress)[STYLE_SIZE]
+        variants = int(extra.get("style_variants") or 0)
+        self.style_stats = originals if not variants else torch.cat([originals, datasets.augmented_style_statistics(
+            self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed=options.seed, progress=progress)])
+        ctx.vgg.to(ctx.device)
+        usable = torch.isfinite(self.style_stats).all(1)
+        self.usable_styles = usable.nonzero()[:, 0]
+        if len(self.usable_styles) == 0:
+            raise MobilestyleError("no readable style images")
+        self.teacher: dict[str, torch.Tensor] | None = None
+        if self.teacher_steps:
+            from mobilestyle.baselines.magenta import find_magenta_dir
+
+            self.teacher = datasets.teacher_pairs(
+                ctx.content_files, self.style_files, int(extra.get("teacher_pairs") or 4000), CONTENT_SIDE,
+                find_magenta_dir(extra.get("magenta_peers")), cache, seed=options.seed, progress=progress)
+        self.model = MetaNetwork(self.config, head_gain=float(extra.get("head_gain") or 1.0)).to(ctx.device)
+        # standardised over the paintings themselves (a resumed run keeps the values in its checkpoint)
+        self.model.set_statistics_normalisation(originals[torch.isfinite(originals).all(1)])
+        if extra.get("init"):  # e.g. the shipped fp16 model: a fresh machine continues from it with a new optimizer
+            from mobilestyle.models import load_model
+
+            start = load_model(extra["init"], expect="MetaNetwork")
+            if start.config != self.config:
+                raise MobilestyleError(f"--init {extra['init']} is a {start.config.base}-base {start.config.padding}-padded model, not the --arch/--padding asked for")
+            self.model.load_state_dict(start.model.state_dict())
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
+        self.parameters = list(self.model.parameters())
+        self.sample_style = int(self.usable_styles[0])
+
+    # --- data: every batch is a function of (seed, step) -------------------------------------------------------
+
+    def stage(self, step: int) -> tuple[str, int]:
+        """('teacher' | 'perceptual', training side) at ``step``."""
+        if step < self.teacher_steps:
+            return "teacher", self.ctx.options.image_size
+        if step >= self.ctx.options.steps - self.final_steps:
+            return "perceptual", self.final_size
+        return "perceptual", self.ctx.options.image_size
+
+    def batch(self, step: int) -> dict[str, Any]:
+        options = self.ctx.options
+        generator = torch.Generator().manual_seed(options.seed * 1_000_003 + step * 7919 + self.ctx.rank)
+        kind, size = self.stage(step)
+        count = options.batch_size
+        if kind == "teacher":
+            assert self.teacher is not None
+            index = torch.randint(len(self.teacher["content"]), (count,), generator=generator)
+            images = [self.teacher["content"][index], self.teacher["target"][index]]
+            styles = self.teacher["style_index"][index]
+        else:
+            images = [self.photos[torch.randint(len(self.photos), (count,), generator=generator)]]
+            styles = self.usable_styles[torch.randint(len(self.usable_styles), (count,), generator=generator)]
+        crops = _random_crops(images, size, generator, self.max_crop_scale)
+        batch = {"kind": kind, "content": crops[0], "styles": styles}
+        if kind == "teacher":
+            batch["target"] = crops[1]
+        return batch
+
+    def batches(self, start: int) -> Iterator[dict[str, Any]]:
+        step = start
+        while True:
+            yield self.batch(step)
+            step += 1
+
+    # --- one step ----------------------------------------------------------------------------------------------
+
+    def vgg_autocast(self) -> torch.autocast:
+        return torch.autocast(self.ctx.device.type, dtype=torch.bfloat16, enabled=self.bf16 or self.ctx.device.type == "cuda")
+
+    def train_step(self, step: int, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        device = self.ctx.device
+        content = batch["content"].to(device)
+        styles = batch["styles"]
+        self.model.train()
+        output = self.model.stylize_each(content, self.style_stats[styles].to(device))
+        if batch["kind"] == "teacher":
+            parts = self.teacher_loss(output, batch["target"].to(device))
+        else:
+            parts = self.perceptual_loss(output, content, self.style_stats[styles].to(device))
+        return optimizer_step(self.optimizer, self.parameters, parts, self.ctx.world)
+
+    def teacher_loss(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Dense targets: pixel L1 + relu1_1 feature L1 (edges and local texture), both on the 0..255 scale."""
+        conv = self.ctx.vgg.layers["conv1_1"]
+        with self.vgg_autocast():
+            got = torch.relu(conv(self.ctx.vgg.preprocess(output)))
+            with torch.no_grad():
+                want = torch.relu(conv(self.ctx.vgg.preprocess(target)))
+        pixel = F.l1_loss(output, target)
+        feature = F.l1_loss(got.float(), want.float())
+        zero = torch.zeros((), device=output.device)
+        return {"content_loss": pixel, "style_loss": feature, "tv_loss": zero, "total_loss": pixel + feature}
+
+    def perceptual_loss(self, output: torch.Tensor, content: torch.Tensor, target_stats: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The paper's objective (and ``evaluate``'s): content MSE + weighted per-sample mean/std MSE + TV."""
+        weights = self.ctx.loss.weights
+        with self.vgg_autocast():
+            with torch.no_grad():
+                content_features = self.ctx.vgg(content)[weights.content_layer]
+            features = self.ctx.vgg(output)
+        content_loss = F.mse_loss(features[weights.content_layer].float(), content_features.float())
+        got = split_statistics(style_statistics(features), weights.style_layers)
+        style_loss = style_distance(got, split_statistics(target_stats, weights.style_layers))
+        parts = {
+            "content_loss": weights.content * content_loss,
+            "style_loss": weights.style * style_loss,
+            "tv_loss": weights.tv * total_variation(output),
+        }
+        parts["total_loss"] = parts["content_loss"] + parts["style_loss"] + parts["tv_loss"]
+        return parts
+
+    # --- what the loop asks for --------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def samples(self, contents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from mobilestyle.images import image_to_tensor, load_image, resize_short_side
+
+        path = self.style_files[self.sample_style]
+        style = image_to_tensor(resize_short_side(load_image(path), STYLE_SIZE))
+        net = self.model.emit(self.style_stats[self.sample_style: self.sample_style + 1]).to(self.ctx.device)
+        return style, net(contents)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def checkpoint_meta(self) -> dict[str, Any]:
+        return {"net": self.config.to_dict(), "model_class": "MetaNetwork", "style_size": STYLE_SIZE}
+
+
+def _random_crops(images: list[torch.Tensor], size: int, generator: torch.Generator, max_scale: float = 2.0) -> list[torch.Tensor]:
+    """The same random square crop, flip and resize for each list entry: crop sides between ``size`` and
+    ``size * max_scale`` (at most the full side), resized to ``size``. ``max_scale`` 1 keeps the photos' own scale
+    (the cached squares are at the 256 px that ``evaluate`` uses); 2 also shows them zoomed out up to 2x."""
+    count, side = images[0].shape[0], images[0].shape[-1]
+    largest = max(size, min(side, round(size * max_scale)))
+    outs: list[list[torch.Tensor]] = [[] for _ in images]
+    for i in range(count):
+        crop = int(torch.randint(size, largest + 1, (1,), generator=generator))
+        top, left = (int(torch.randint(side - crop + 1, (1,), generator=generator)) for _ in range(2))
+        flip = bool(torch.rand((), generator=generator) < 0.5)
+        for out, batch in zip(outs, images):
+            patch = batch[i:i + 1, :, top:top + crop, left:left + crop].float()
+            if crop != size:
+                patch = F.interpolate(patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            out.append(patch.flip(-1) if flip else patch)
+    return [torch.cat(out).clamp(0, 255) for out in outs]

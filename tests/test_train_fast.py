@@ -1,0 +1,109 @@
+"""The CPU recipe (--method shen-fast): per-sample styles, standardised statistics, cached data, teacher stage,
+curriculum, exact resume."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import run_cli, shared_path
+
+from mobilestyle.checkpoint import load_checkpoint
+from mobilestyle.meta import STATS_DIM, MetaNetwork
+from mobilestyle.models import load_model, save_model
+from mobilestyle.vgg import TAP_CHANNELS, TAPS, split_statistics
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("fast_data")
+    for kind, source, count in (("content", ("data", "train", "content", "bsds"), 8), ("style", ("data", "train", "style", "pacs"), 5)):
+        folder = root / kind
+        folder.mkdir()
+        for path in sorted(shared_path(*source).iterdir())[:count]:
+            shutil.copy(path, folder / path.name)
+    return root / "content", root / "style"
+
+
+def _rows(run: Path) -> list[dict[str, str]]:
+    with open(run / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _train(run: Path, data: tuple[Path, Path], cache: Path, vgg: Path, steps: int, *extra: str) -> None:
+    result = run_cli(
+        "train", "--method", "shen-fast", "--content", str(data[0]), "--style", str(data[1]), "--out", str(run),
+        "--steps", str(steps), "--batch-size", "2", "--image-size", "32", "--final-size", "48", "--final-steps", "2",
+        *extra, "--data-cache", str(cache), "--vgg-weights", str(vgg), "--sample-every", "0", "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_per_sample_styles_match_one_net_per_style() -> None:
+    torch.manual_seed(0)
+    meta = MetaNetwork(head_gain=1.0)
+    stats = torch.rand(3, STATS_DIM) * 50
+    content = torch.rand(3, 3, 32, 32) * 255
+    together = meta.stylize_each(content, stats)
+    for i in range(3):
+        alone = meta.stylize(content[i:i + 1], meta.params(stats[i:i + 1]))
+        assert torch.allclose(together[i], alone[0], atol=1e-3)
+    assert (together[0] - together[1]).abs().mean() > 1.0  # different styles, different pictures from step 0
+
+
+def test_statistics_normalisation_is_stored_and_old_models_still_load(tmp_path: Path) -> None:
+    meta = MetaNetwork()
+    styles = torch.rand(10, STATS_DIM) * 100
+    meta.set_statistics_normalisation(styles)
+    normalised = meta.normalize_statistics(styles)
+    assert torch.allclose(normalised.mean(0), torch.zeros(STATS_DIM), atol=1e-4)
+    assert torch.allclose(normalised.std(0), torch.ones(STATS_DIM), atol=1e-3)
+    reloaded = MetaNetwork()
+    reloaded.load_state_dict(meta.state_dict())
+    assert torch.equal(reloaded.stats_center, meta.stats_center)
+    old = {k: v for k, v in meta.state_dict().items() if not k.startswith("stats_")}
+    legacy = MetaNetwork()
+    legacy.load_state_dict(old)  # a model saved before the buffers existed: log1p alone
+    assert torch.equal(legacy.normalize_statistics(styles), torch.log1p(styles))
+
+
+def test_split_statistics_inverts_the_concatenation() -> None:
+    stats = torch.arange(2 * STATS_DIM, dtype=torch.float32).view(2, STATS_DIM)
+    parts = split_statistics(stats)
+    assert list(parts) == list(TAPS)
+    assert parts["relu1_2"][0].shape == (2, TAP_CHANNELS["relu1_2"])
+    assert torch.equal(torch.cat([t for tap in TAPS for t in parts[tap]], dim=1), stats)
+
+
+@pytest.mark.slow
+def test_fast_recipe_trains_resumes_exactly_and_ships(tmp_path: Path, small_data: tuple[Path, Path], vgg_weights: Path) -> None:
+    cache = tmp_path / "cache"
+    full, part = tmp_path / "full", tmp_path / "part"
+    teacher = ("--teacher-steps", "3", "--teacher-pairs", "6", "--magenta-peers", str(shared_path("peers", "magenta")))
+    _train(full, small_data, cache, vgg_weights, 10, *teacher)
+    assert {p.name.split("-")[0] for p in cache.iterdir()} == {"content", "styles", "teacher"}  # prepared once, reused below
+    # stopped at step 6 (before the full run's last --final-steps), then resumed to the same end
+    _train(part, small_data, cache, vgg_weights, 6, *teacher, "--final-steps", "0")
+    _train(part, small_data, cache, vgg_weights, 10, *teacher, "--resume")
+    full_rows, part_rows = _rows(full), _rows(part)
+    assert [r["step"] for r in part_rows] == [str(i) for i in range(1, 11)]
+    for a, b in zip(full_rows, part_rows):
+        assert float(a["total_loss"]) == pytest.approx(float(b["total_loss"]), rel=1e-4), (a, b)
+    # the teacher stage has no TV term; the perceptual stage does
+    assert float(full_rows[0]["tv_loss"]) == 0 and float(full_rows[5]["tv_loss"]) > 0
+
+    tensors, meta = load_checkpoint(full)
+    assert meta["method"] == "shen-fast" and meta["style_size"] == 256
+    assert tensors["model.stats_scale"].min() > 0 and not torch.equal(tensors["model.stats_center"], torch.zeros(STATS_DIM))
+    loaded = load_model(full, expect="MetaNetwork")
+    assert torch.equal(loaded.model.stats_center, tensors["model.stats_center"])
+
+    # the shipped form (fp16 slim file) starts a new run on a fresh machine: same weights, new optimizer
+    shipped = save_model(loaded, tmp_path / "meta8.safetensors")
+    _train(tmp_path / "init", small_data, cache, vgg_weights, 1, "--init", str(shipped), "--lr", "1e-12")
+    restarted, _ = load_checkpoint(tmp_path / "init")
+    assert torch.allclose(restarted["model.hidden.weight"], loaded.model.hidden.weight.half().float(), atol=1e-6)
+    assert torch.equal(restarted["model.stats_center"], loaded.model.stats_center.half().float())
