@@ -107,3 +107,19 @@ def test_fast_recipe_trains_resumes_exactly_and_ships(tmp_path: Path, small_data
     restarted, _ = load_checkpoint(tmp_path / "init")
     assert torch.allclose(restarted["model.hidden.weight"], loaded.model.hidden.weight.half().float(), atol=1e-6)
     assert torch.equal(restarted["model.stats_center"], loaded.model.stats_center.half().float())
+
+
+def test_style_variants_are_new_styles_computed_once(tmp_path: Path, small_data: tuple[Path, Path], vgg_weights: Path) -> None:
+    from mobilestyle.training.datasets import augmented_style_statistics, style_statistics_table
+    from mobilestyle.vgg import VGGEncoder
+
+    files = sorted(small_data[1].iterdir())[:2]
+    vgg = VGGEncoder.from_weights(vgg_weights)
+    originals = style_statistics_table(files, [64], vgg, tmp_path)[64]
+    variants = augmented_style_statistics(files, 64, 2, vgg, tmp_path)
+    assert variants.shape == (4, STATS_DIM) and torch.isfinite(variants).all()
+    assert not torch.allclose(variants[:2], originals, rtol=0.05)  # recoloured/cropped: different statistics
+    cached = next(tmp_path.glob("style-variants-*.safetensors"))
+    stamp = cached.stat().st_mtime_ns
+    assert torch.equal(augmented_style_statistics(files, 64, 2, vgg, tmp_path), variants)  # same seed, same variants
+    assert cached.stat().st_mtime_ns == stamp  # read from the cache, not rebuilt
