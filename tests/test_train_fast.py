@@ -115,7 +115,7 @@ def test_style_variants_are_new_styles_computed_once(tmp_path: Path, small_data:
 
     files = sorted(small_data[1].iterdir())[:2]
     vgg = VGGEncoder.from_weights(vgg_weights)
-    originals = style_statistics_table(files, [64], vgg, tmp_path)[64]
+    originals = style_statistics_table(files, 64, vgg, tmp_path)
     variants = augmented_style_statistics(files, 64, 2, vgg, tmp_path)
     assert variants.shape == (4, STATS_DIM) and torch.isfinite(variants).all()
     assert not torch.allclose(variants[:2], originals, rtol=0.05)  # recoloured/cropped: different statistics

@@ -86,25 +86,25 @@ def content_tensors(files: Sequence[Path], side: int, cache: Path, progress: boo
 
 
 @torch.no_grad()
-def style_statistics_table(files: Sequence[Path], sizes: Sequence[int], vgg: VGGEncoder, cache: Path,
-                           progress: bool = True) -> dict[int, torch.Tensor]:
-    """{short side: N x 1920 float32} VGG statistics of every style image; unreadable files are rows of NaN."""
+def _statistics_rows(files: Sequence[Path], size: int, vgg: VGGEncoder, desc: str, progress: bool,
+                     transform: Callable[[int, Image.Image], Image.Image] | None = None) -> torch.Tensor:
+    """N x 1920 VGG statistics of (optionally transformed) images at short side ``size``; unreadable: NaN rows."""
+    rows = []
+    for index, path in enumerate(tqdm(files, desc=desc, disable=not progress)):
+        try:
+            image = load_image(path)
+            image = transform(index, image) if transform else image
+            rows.append(style_statistics(vgg(image_to_tensor(resize_short_side(image, size))))[0])
+        except MobilestyleError as exc:
+            log.warning("skipping unreadable style image: %s", exc)
+            rows.append(torch.full((1920,), float("nan")))
+    return torch.stack(rows).float()
 
-    def build(size: int) -> Callable[[], dict[str, torch.Tensor]]:
-        def run() -> dict[str, torch.Tensor]:
-            rows = []
-            for path in tqdm(files, desc=f"style statistics @ {size}px", disable=not progress):
-                try:
-                    image = image_to_tensor(resize_short_side(load_image(path), size))
-                    rows.append(style_statistics(vgg(image))[0])
-                except MobilestyleError as exc:
-                    log.warning("skipping unreadable style image: %s", exc)
-                    rows.append(torch.full((1920,), float("nan")))
-            return {"stats": torch.stack(rows).float()}
 
-        return run
-
-    return {size: _cached(cache / f"styles-{files_key(files, size=size)}.safetensors", build(size))["stats"] for size in sizes}
+def style_statistics_table(files: Sequence[Path], size: int, vgg: VGGEncoder, cache: Path, progress: bool = True) -> torch.Tensor:
+    """N x 1920 float32 VGG statistics of every style image at short side ``size``; unreadable files are rows of NaN."""
+    return _cached(cache / f"styles-{files_key(files, size=size)}.safetensors",
+                   lambda: {"stats": _statistics_rows(files, size, vgg, f"style statistics @ {size}px", progress)})["stats"]
 
 
 def augment_style(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -122,23 +122,18 @@ def augment_style(image: Image.Image, rng: random.Random) -> Image.Image:
     return ImageEnhance.Contrast(shifted).enhance(rng.uniform(0.8, 1.4))
 
 
-@torch.no_grad()
 def augmented_style_statistics(files: Sequence[Path], size: int, variants: int, vgg: VGGEncoder, cache: Path,
                                seed: int = 0, progress: bool = True) -> torch.Tensor:
     """(variants x N) x 1920 statistics of ``augment_style`` variants of every style image (NaN rows: unreadable)."""
 
     def build() -> dict[str, torch.Tensor]:
-        rows = []
+        tables = []
         for variant in range(variants):
-            for index, path in enumerate(tqdm(files, desc=f"style variants {variant + 1}/{variants} @ {size}px", disable=not progress)):
-                rng = random.Random(f"{seed}-{variant}-{index}")
-                try:
-                    image = image_to_tensor(resize_short_side(augment_style(load_image(path), rng), size))
-                    rows.append(style_statistics(vgg(image))[0])
-                except MobilestyleError as exc:
-                    log.warning("skipping unreadable style image: %s", exc)
-                    rows.append(torch.full((1920,), float("nan")))
-        return {"stats": torch.stack(rows).float()}
+            def recolour(index: int, image: Image.Image, variant: int = variant) -> Image.Image:
+                return augment_style(image, random.Random(f"{seed}-{variant}-{index}"))
+
+            tables.append(_statistics_rows(files, size, vgg, f"style variants {variant + 1}/{variants} @ {size}px", progress, recolour))
+        return {"stats": torch.cat(tables)}
 
     key = files_key(files, size=size, variants=variants, seed=seed)
     return _cached(cache / f"style-variants-{key}.safetensors", build)["stats"]

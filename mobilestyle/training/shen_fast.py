@@ -19,6 +19,7 @@ Every batch is a pure function of (seed, step): a resumed run sees the same batc
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,7 @@ class ShenFastMethod:
         # One table: the meta network's input and the style-loss targets at every training size. A net trained on
         # 128 px crops against the style's statistics at 256 px draws strokes at the scale the style has at 256 px,
         # the scale `evaluate` and `export` use.
-        originals = datasets.style_statistics_table(self.style_files, [STYLE_SIZE], ctx.vgg.cpu(), cache, progress)[STYLE_SIZE]
+        originals = datasets.style_statistics_table(self.style_files, STYLE_SIZE, ctx.vgg.cpu(), cache, progress)
         variants = int(extra.get("style_variants") or 0)
         self.style_stats = originals if not variants else torch.cat([originals, datasets.augmented_style_statistics(
             self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed=options.seed, progress=progress)])
@@ -132,10 +133,7 @@ class ShenFastMethod:
         return batch
 
     def batches(self, start: int) -> Iterator[dict[str, Any]]:
-        step = start
-        while True:
-            yield self.batch(step)
-            step += 1
+        return map(self.batch, itertools.count(start))
 
     # --- one step ----------------------------------------------------------------------------------------------
 
