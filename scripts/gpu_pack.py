@@ -1,26 +1,37 @@
-"""Pack what a GPU training run needs into gpu_carry/ (the device tool's `carry`), under its 64 MiB limit.
+"""Pack what a GPU fine-tune of the default model needs into gpu_carry/ (the device tool's `carry`), under 64 MiB.
 
-    python scripts/gpu_pack.py [--shared ../shared] [--budget-mib 60] [--short-side 256]
+    python scripts/gpu_pack.py [--shared ../shared] [--budget-mib 63.5] [--quality 80]
 
-Writes gpu_carry/train_data.tar (content/ and style/ JPEGs, short side resized, picked round-robin over the
-source folders until the data budget is spent) and copies the fp16 VGG-16 to relu4_3. The budget counts the
-working tree that travels with every call (tracked + untracked-not-ignored files) as well. Add gpu_carry/ to
-.git/info/exclude so it only travels when `carry` names it. See docs/training.md.
+gpu_carry/train_data.tar holds:
+- vgg.pth.xz: the fp16 VGG-16 up to relu4_3 (all the loss needs), xz-compressed;
+- styles.safetensors.xz: the VGG statistics of every training painting at 256 px, fp16 (from the data cache, built
+  here if missing): `train --style-statistics` trains on them without the images;
+- style/: one painting (the sample grid's style);
+- content/: 256 px centre squares of the photos as JPEG (what the data cache keeps of them), picked round-robin
+  over the source folders until the budget is spent.
+The init weights are the tracked mobilestyle/models/meta8.safetensors, which travels with the tree. The budget counts
+the working tree that travels with every call (tracked + untracked-not-ignored files). See docs/training.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import lzma
 import random
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
 
-from mobilestyle.data import list_images
+import torch
+from safetensors.torch import save
+
+from mobilestyle.data import list_images, readable_images
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.images import load_image, resize_short_side
+from mobilestyle.images import center_crop_square, load_image
+from mobilestyle.training.datasets import default_data_cache, style_statistics_table
+from mobilestyle.training.shen_fast import CONTENT_SIDE, STYLE_SIZE
+from mobilestyle.vgg import VGGEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 VGG_FP16 = "vgg16_caffe_features_to_relu4_3_fp16.pth"
@@ -31,19 +42,6 @@ def travelling_tree_bytes() -> int:
     """Bytes of the files every device call sends (tracked + untracked files git does not ignore)."""
     listing = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True)
     return sum((REPO / name).stat().st_size for name in listing.stdout.decode().split("\0") if name and (REPO / name).is_file())
-
-
-def exclude_from_git(folder: Path) -> None:
-    """List ``folder`` in .git/info/exclude (local, never committed) so it travels only when `carry` names it."""
-    try:
-        relative = folder.resolve().relative_to(REPO)
-    except ValueError:
-        return  # outside the repository: nothing travels by accident
-    exclude = REPO / ".git" / "info" / "exclude"
-    line = f"/{relative.as_posix()}/"
-    if line not in exclude.read_text().splitlines():
-        with open(exclude, "a") as handle:
-            handle.write(line + "\n")
 
 
 def round_robin(folders: list[Path], seed: int) -> list[Path]:
@@ -60,56 +58,58 @@ def round_robin(folders: list[Path], seed: int) -> list[Path]:
     return order
 
 
-def add_images(tar: tarfile.TarFile, files: list[Path], prefix: str, budget: int, short_side: int, quality: int) -> tuple[int, int]:
-    """JPEG-encode files (short side at most ``short_side``) into the tar until ``budget`` bytes; (count, bytes)."""
-    count = used = 0
-    for path in files:
-        try:
-            image = load_image(path)
-        except MobilestyleError:
-            continue
-        if min(image.size) > short_side:
-            image = resize_short_side(image, short_side)
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=quality)
-        if used + buffer.tell() + 512 > budget:
-            break
-        info = tarfile.TarInfo(f"{prefix}/{count:05d}_{path.stem}.jpg")
-        info.size = buffer.tell()
-        buffer.seek(0)
-        tar.addfile(info, buffer)
-        count, used = count + 1, used + info.size + 512
-    return count, used
+def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> int:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+    return len(data) + 512 + (-len(data) % 512)
+
+
+def jpeg_square(path: Path, quality: int) -> bytes | None:
+    try:
+        image = center_crop_square(load_image(path), CONTENT_SIDE)
+    except MobilestyleError:
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--out", type=Path, default=REPO / "gpu_carry")
-    parser.add_argument("--budget-mib", type=float, default=60.0, help="Tree + carry in all (the tool's limit is 64).")
-    parser.add_argument("--style-share", type=float, default=0.3, help="Share of the data budget for style images.")
-    parser.add_argument("--short-side", type=int, default=256)
-    parser.add_argument("--quality", type=int, default=88)
+    parser.add_argument("--budget-mib", type=float, default=63.5, help="Tree + carry in all (the tool's limit is 64).")
+    parser.add_argument("--quality", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     train = args.shared / "data" / "train"
-    vgg = args.shared / "weights" / VGG_FP16
+    vgg_path = args.shared / "weights" / VGG_FP16
+    style_files, _ = readable_images(list_images(train / "style"))
+    stats = style_statistics_table(style_files, STYLE_SIZE, VGGEncoder.from_weights(vgg_path), default_data_cache())
+    stats = stats[torch.isfinite(stats).all(1)]
     args.out.mkdir(parents=True, exist_ok=True)
-    exclude_from_git(args.out)
-    (args.out / VGG_FP16).unlink(missing_ok=True)
-    shutil.copyfile(vgg, args.out / VGG_FP16)
-    data_budget = int(args.budget_mib * MIB) - travelling_tree_bytes() - vgg.stat().st_size - 64 * 1024
-    if data_budget < 4 * MIB:
-        raise SystemExit(f"only {data_budget / MIB:.1f} MiB left for data: shrink the working tree or raise --budget-mib")
-    content = round_robin(sorted(p for p in (train / "content").iterdir() if p.is_dir()), args.seed)
-    style = round_robin([train / "style"], args.seed)
     tar_path = args.out / "train_data.tar"
+    tar_path.unlink(missing_ok=True)
+    budget = int(args.budget_mib * MIB) - travelling_tree_bytes() - 64 * 1024
     with tarfile.open(tar_path, "w") as tar:
-        n_style, style_bytes = add_images(tar, style, "style", int(data_budget * args.style_share), args.short_side, args.quality)
-        n_content, _ = add_images(tar, content, "content", data_budget - style_bytes, args.short_side, args.quality)
-    total = travelling_tree_bytes() + sum(p.stat().st_size for p in args.out.iterdir())
-    print(f"{tar_path}: {n_content} content + {n_style} style images; carry + tree = {total / MIB:.1f} MiB (limit 64)")
+        used = add_bytes(tar, "vgg.pth.xz", lzma.compress(vgg_path.read_bytes(), preset=6))
+        used += add_bytes(tar, "styles.safetensors.xz", lzma.compress(save({"stats": stats.half().contiguous()}), preset=6))
+        style = jpeg_square(style_files[0], 90)
+        assert style is not None
+        used += add_bytes(tar, f"style/{style_files[0].stem}.jpg", style)
+        count = 0
+        for path in round_robin(sorted(p for p in (train / "content").iterdir() if p.is_dir()), args.seed):
+            data = jpeg_square(path, args.quality)
+            if data is None:
+                continue
+            if used + len(data) + 1024 > budget:
+                break
+            used += add_bytes(tar, f"content/{count:05d}_{path.stem}.jpg", data)
+            count += 1
+    total = travelling_tree_bytes() + tar_path.stat().st_size
+    print(f"{tar_path}: {len(stats)} style statistics, {count} photos; carry + tree = {total / MIB:.2f} MiB (limit 64)")
 
 
 if __name__ == "__main__":

@@ -1,53 +1,68 @@
 #!/usr/bin/env bash
-# Train the default 8-base meta network on the GPU machine in ONE device call, then hand back the fp16 model in
-# parts of <= 15 MiB (the device tool returns files of at most 16 MiB). Run from the repository root there, e.g.
-#   run(command="bash scripts/gpu_train.sh 500", carry=["gpu_carry"], timeout_s=600)
-# after `python scripts/gpu_pack.py` here. Rejoin here with
-#   python -m mobilestyle.shards join FILES_AT/meta8.safetensors.manifest.json mobilestyle/models/meta8.safetensors
-# See docs/training.md. Environment: STEPS (upper bound, default 1000000), WORKERS (14), BATCH (8), DEVICE (cuda).
+# Fine-tune the default 8-base meta network at 256 px on the GPU machine in ONE device call, and hand back the fp16
+# model in parts of <= 15 MiB (the device tool returns files of at most 16 MiB). After `python scripts/gpu_pack.py`
+# here, from the repository root:
+#   run(command="bash scripts/gpu_train.sh 370 100", carry=["gpu_carry"], timeout_s=595)
+# then rejoin here with
+#   python -m mobilestyle.shards join FILES_AT/meta8.safetensors.manifest.json /tmp/gpu_meta8.safetensors
+# Two phases of `mobilestyle train --method shen-fast`, starting from the tracked mobilestyle/models/meta8.safetensors:
+#   A: constant --lr for a wall-clock budget (SIGTERM: the trainer saves its checkpoint);
+#   B: --resume for the steps phase A's rate fits into the second budget, the learning rate decaying linearly to 0.
+# Environment: BATCH (32), LR (1e-3), DEVICE (cuda). See docs/training.md §5.
 set -uo pipefail
-TRAIN_SECONDS=${1:-500}
-STEPS=${STEPS:-1000000}
-WORKERS=${WORKERS:-14}
-BATCH=${BATCH:-8}
+PHASE_A_SECONDS=${1:-370}
+PHASE_B_SECONDS=${2:-100}
+BATCH=${BATCH:-32}
+LR=${LR:-1e-3}
 DEVICE=${DEVICE:-cuda}
 RUN=/tmp/meta8_run
 DATA=/tmp/meta8_data
 : "${OUT:?run this through the device tool: \$OUT is the folder it brings back}"
-export PYTHONUNBUFFERED=1 MOBILESTYLE_OFFLINE=1
+export PYTHONUNBUFFERED=1 MOBILESTYLE_OFFLINE=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 
-mkdir -p "$DATA" "$RUN"
+rm -rf "$RUN" "$DATA"; mkdir -p "$DATA" "$RUN"
 tar -xf gpu_carry/train_data.tar -C "$DATA" || exit 1
-echo "data: $(ls "$DATA/content" | wc -l) content, $(ls "$DATA/style" | wc -l) style images"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi"
+python3 -c "import lzma, sys; [open(p[:-3], 'wb').write(lzma.decompress(open(p, 'rb').read())) for p in sys.argv[1:]]" \
+  "$DATA/vgg.pth.xz" "$DATA/styles.safetensors.xz" || exit 1
+echo "data: $(ls "$DATA/content" | wc -l) photos; torch $(python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no cuda")')"
 
-# progress every minute (metrics.csv is flushed every 50 steps)
-( while sleep 60; do echo "$(date -u +%T) step $(( $(wc -l < "$RUN/metrics.csv" 2>/dev/null || echo 1) - 1 ))"; done ) &
-MONITOR=$!
+train() {  # train SECONDS ARGS...: the trainer under a wall-clock limit; --foreground lets SIGTERM reach it alone
+  local seconds=$1; shift
+  timeout --foreground --signal=TERM --kill-after=60 "$seconds" python3 -c \
+    "import sys, torch; torch.backends.cudnn.benchmark = True; torch.backends.cuda.matmul.allow_tf32 = True; from mobilestyle.cli import main; main(sys.argv[1:])" \
+    train --method shen-fast --content "$DATA/content" --style "$DATA/style" --style-statistics "$DATA/styles.safetensors" \
+    --out "$RUN" --batch-size "$BATCH" --image-size 256 --lr "$LR" --device "$DEVICE" --data-cache "$DATA/cache" \
+    --vgg-weights "$DATA/vgg.pth" --checkpoint-every 2000 --no-progress --json "$@" >> "$RUN/summary_stdout.json" 2>> "$RUN/train.log"
+  echo "trainer exit code $? after phase (124/143: stopped by the time limit, checkpoint saved on SIGTERM)"
+}
 
-# --foreground: SIGTERM reaches only the trainer (it saves its checkpoint), not its data-loader workers.
-# bf16 autocast and channels-last are automatic on CUDA (training/loop.py); cudnn.benchmark suits the fixed sizes.
-timeout --foreground --signal=TERM --kill-after=120 "$TRAIN_SECONDS" \
-  python3 -c "import sys, torch; torch.backends.cudnn.benchmark = True; from mobilestyle.cli import main; main(sys.argv[1:])" \
-  train --content "$DATA/content" --style "$DATA/style" --out "$RUN" --steps "$STEPS" --batch-size "$BATCH" \
-  --image-size 256 --style-every 20 --lr 1e-3 --arch 8 --padding zero --workers "$WORKERS" --device "$DEVICE" \
-  --checkpoint-every 2000 --sample-every 2000 --no-progress --json \
-  --vgg-weights gpu_carry/vgg16_caffe_features_to_relu4_3_fp16.pth > "$RUN/summary_stdout.json" 2> "$RUN/train.log"
-echo "trainer exit code $? (124 = stopped by the time limit, checkpoint saved on SIGTERM)"
-kill "$MONITOR" 2>/dev/null
-tail -n 5 "$RUN/train.log"
-
-python3 - "$RUN" <<'PY' || exit 1
+hand_back() {  # the run's latest checkpoint as the fp16 model, in parts, plus its logs, into $OUT
+  python3 - "$RUN" <<'PY' || return 1
 import sys
 from pathlib import Path
 from mobilestyle.models import load_model, save_model
 run = Path(sys.argv[1])
 loaded = load_model(run)
-print("step", loaded.meta["step"], "->", save_model(loaded, run / "meta8.safetensors", note="GPU run, scripts/gpu_train.sh"))
+print("step", loaded.meta["step"], "->", save_model(loaded, run / "meta8.safetensors", note="GPU fine-tune at 256 px, scripts/gpu_train.sh"))
 PY
-python3 -m mobilestyle.shards split "$RUN/meta8.safetensors" "$OUT" || exit 1
-cp "$RUN/metrics.csv" "$RUN/train.log" "$OUT/"
-cp "$RUN/summary_stdout.json" "$OUT/summary.json" 2>/dev/null
-newest=$(ls "$RUN"/samples/*.png 2>/dev/null | tail -n 1)
-[ -n "$newest" ] && cp "$newest" "$OUT/sample_grid.png"
+  python3 -m mobilestyle.shards split "$RUN/meta8.safetensors" "$OUT" || return 1
+  cp "$RUN/metrics.csv" "$RUN/train.log" "$OUT/"
+  cp "$RUN/summary.json" "$OUT/summary.json" 2>/dev/null
+  newest=$(ls "$RUN"/samples/*.png 2>/dev/null | tail -n 1)
+  [ -n "$newest" ] && cp "$newest" "$OUT/sample_grid.png"
+  return 0
+}
+
+# phase A: constant learning rate until the time limit
+train "$PHASE_A_SECONDS" --steps 1000000 --init mobilestyle/models/meta8.safetensors --sample-every 0
+tail -n 20 "$RUN/train.log"
+hand_back || exit 1  # phase A's model comes back even if phase B is cut short
+read -r step_a rate < <(python3 -c "import json; s = json.load(open('$RUN/summary.json')); print(s['step'], s['it_per_s'])")
+decay=$(python3 -c "print(max(10, int($rate * $PHASE_B_SECONDS * 0.9)))")
+echo "phase A: $step_a steps at $rate it/s; phase B: $decay steps with the learning rate decaying to 0"
+
+# phase B: resume, decay the learning rate to 0 over the steps that fit into the second budget
+train $((PHASE_B_SECONDS + 60)) --resume --steps $((step_a + decay)) --lr-decay-steps "$decay" --sample-every 100000
+tail -n 20 "$RUN/train.log"
+hand_back
 ls -la "$OUT"

@@ -23,7 +23,7 @@ DEFAULTS = {
 }
 METASTYLE_KEYS = ("inner_steps", "inner_lr", "first_order", "styles_per_batch", "inner_params")
 FAST_KEYS = ("teacher_steps", "teacher_pairs", "final_size", "final_steps", "head_gain", "bf16", "data_cache", "magenta_peers",
-             "style_variants", "max_crop_scale", "init")
+             "style_variants", "max_crop_scale", "init", "style_statistics", "lr_decay_steps")
 
 
 @click.command(help=__doc__)
@@ -63,6 +63,11 @@ FAST_KEYS = ("teacher_steps", "teacher_pairs", "final_size", "final_steps", "hea
               help="shen-fast: photo crops span 1x to this many times the training side before being resized to it (1: the photos' own scale).")
 @click.option("--init", type=click.Path(dir_okay=True, path_type=Path), default=None,
               help="shen-fast: start from these meta-network weights (e.g. mobilestyle/models/meta8.safetensors) with a new optimizer.")
+@click.option("--style-statistics", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
+              help="shen-fast: also train on the styles of this precomputed table (N x 1920 'stats' at 256 px, e.g. a "
+                   "styles-*.safetensors of the data cache; scripts/gpu_pack.py). Repeatable.")
+@click.option("--lr-decay-steps", type=click.IntRange(0), default=0, show_default=True,
+              help="shen-fast: decay the learning rate linearly to 0 over the last N of --steps.")
 @click.option("--head-gain", type=float, default=1.0, show_default=True, help="shen-fast: initial style dependence of the emitted weights.")
 @click.option("--bf16", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="shen-fast: bf16 autocast for the VGG (auto: only on CPUs with avx512_bf16/AMX, and on CUDA).")
@@ -92,6 +97,7 @@ def command(**kw: object) -> None:
     extra = {k: kw[k] for k in METASTYLE_KEYS} if kw["method"] == "metastyle" else {}
     if kw["method"] == "shen-fast":
         extra = {k: str(kw[k]) if isinstance(kw[k], Path) else kw[k] for k in FAST_KEYS}
+        extra["style_statistics"] = [str(path) for path in kw["style_statistics"]]
     options = TrainOptions(
         content_dir=kw["content_dir"], style_dir=kw["style_dir"], out_dir=kw["out_dir"], method=kw["method"],
         steps=kw["steps"], batch_size=kw["batch_size"], image_size=kw["image_size"], style_size=kw["style_size"],

@@ -6,7 +6,8 @@
 - teacher pairs (optional): (photo, style, teacher output) triples from Magenta's arbitrary-style TFLite peer,
   dense targets for a fast first training stage.
 
-Each cache file is keyed by a hash of the file list (names, sizes, mtimes) and the settings, written atomically
+Each cache file is keyed by a hash of the files' names and bytes and the settings (not their mtimes: a data folder
+copied or mounted again keeps its caches), written atomically
 with safetensors under ``~/.cache/mobilestyle/datasets`` (or ``--data-cache``); a corrupt file is rebuilt.
 """
 
@@ -32,7 +33,7 @@ from mobilestyle.images import center_crop_square, image_to_tensor, load_image, 
 from mobilestyle.vgg import VGGEncoder, cache_dir, style_statistics
 
 log = logging.getLogger("mobilestyle.datasets")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def default_data_cache() -> Path:
@@ -42,8 +43,7 @@ def default_data_cache() -> Path:
 def files_key(files: Sequence[Path], **settings: object) -> str:
     digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True).encode())
     for path in files:
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{int(stat.st_mtime)}\n".encode())
+        digest.update(f"{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -105,6 +105,20 @@ def style_statistics_table(files: Sequence[Path], size: int, vgg: VGGEncoder, ca
     """N x 1920 float32 VGG statistics of every style image at short side ``size``; unreadable files are rows of NaN."""
     return _cached(cache / f"styles-{files_key(files, size=size)}.safetensors",
                    lambda: {"stats": _statistics_rows(files, size, vgg, f"style statistics @ {size}px", progress)})["stats"]
+
+
+def load_statistics_table(path: str | Path) -> torch.Tensor:
+    """A saved N x 1920 statistics table ('stats', any float dtype, e.g. a styles-*.safetensors cache file) as float32."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        stats = load_file(str(path)).get("stats")
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise MobilestyleError(f"style statistics {path} are unreadable ({type(exc).__name__})") from None
+    if stats is None or stats.ndim != 2 or stats.shape[1] != 1920:
+        raise MobilestyleError(f"style statistics {path} hold no N x 1920 'stats' table")
+    return stats.float()
 
 
 def augment_style(image: Image.Image, rng: random.Random) -> Image.Image:

@@ -74,10 +74,16 @@ class ShenFastMethod:
         # 128 px crops against the style's statistics at 256 px draws strokes at the scale the style has at 256 px,
         # the scale `evaluate` and `export` use.
         originals = datasets.style_statistics_table(self.style_files, STYLE_SIZE, ctx.vgg.cpu(), cache, progress)
+        # precomputed tables of more paintings (e.g. the data cache's styles-*.safetensors): a machine without the
+        # images trains on them too; rows after len(style_files) have no image (samples use style 0)
+        tables = [datasets.load_statistics_table(path) for path in extra.get("style_statistics") or ()]
+        if tables:
+            originals = torch.cat([originals, *tables])
         variants = int(extra.get("style_variants") or 0)
         self.style_stats = originals if not variants else torch.cat([originals, datasets.augmented_style_statistics(
             self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed=options.seed, progress=progress)])
         ctx.vgg.to(ctx.device)
+        self.device_stats = self.style_stats.to(ctx.device)
         usable = torch.isfinite(self.style_stats).all(1)
         self.usable_styles = usable.nonzero()[:, 0]
         if len(self.usable_styles) == 0:
@@ -100,6 +106,7 @@ class ShenFastMethod:
                 raise MobilestyleError(f"--init {extra['init']} is a {start.config.base}-base {start.config.padding}-padded model, not the --arch/--padding asked for")
             self.model.load_state_dict(start.model.state_dict())
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
+        self.lr_decay_steps = int(extra.get("lr_decay_steps") or 0)
         self.parameters = list(self.model.parameters())
         self.sample_style = int(self.usable_styles[0])
 
@@ -140,16 +147,26 @@ class ShenFastMethod:
     def vgg_autocast(self) -> torch.autocast:
         return torch.autocast(self.ctx.device.type, dtype=torch.bfloat16, enabled=self.bf16 or self.ctx.device.type == "cuda")
 
+    def learning_rate(self, step: int) -> float:
+        """--lr, decaying linearly to 0 over the last --lr-decay-steps of --steps (a function of the step: exact resume)."""
+        left = self.ctx.options.steps - step
+        if not self.lr_decay_steps or left >= self.lr_decay_steps:
+            return self.ctx.options.lr
+        return self.ctx.options.lr * left / self.lr_decay_steps
+
     def train_step(self, step: int, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         device = self.ctx.device
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(step)
         content = batch["content"].to(device)
         styles = batch["styles"]
         self.model.train()
-        output = self.model.stylize_each(content, self.style_stats[styles].to(device))
+        stats = self.device_stats[styles.to(device)]
+        output = self.model.stylize_each(content, stats)
         if batch["kind"] == "teacher":
             parts = self.teacher_loss(output, batch["target"].to(device))
         else:
-            parts = self.perceptual_loss(output, content, self.style_stats[styles].to(device))
+            parts = self.perceptual_loss(output, content, stats)
         return optimizer_step(self.optimizer, self.parameters, parts, self.ctx.world)
 
     def teacher_loss(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -190,7 +207,7 @@ class ShenFastMethod:
 
         path = self.style_files[self.sample_style]
         style = image_to_tensor(resize_short_side(load_image(path), STYLE_SIZE))
-        net = self.model.emit(self.style_stats[self.sample_style: self.sample_style + 1]).to(self.ctx.device)
+        net = self.model.emit(self.device_stats[self.sample_style: self.sample_style + 1]).to(self.ctx.device)
         return style, net(contents)
 
     def extra_state(self) -> dict[str, Any]:
