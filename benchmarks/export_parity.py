@@ -3,7 +3,7 @@
     python benchmarks/export_parity.py --checkpoint RUN/checkpoint.safetensors [--compare-one-step-mean]
 
 The exporter verifies every file on one fixed test image; this measures the same files on many eval photos.
-For each style it writes ONNX fp32 and TFLite fp32 / fp16 / int8 files through ``export_net`` and runs them
+For each style it writes ONNX fp32 and TFLite fp32 / fp16 / int8 files through ``export`` and runs them
 (onnxruntime, LiteRT with XNNPACK, one thread) on ``--photos`` eval photos plus the exporter's test image,
 against the style's net in PyTorch fp32 and float64. Targets (0..255 scale): fp32 max abs error <= 1e-3,
 fp16 <= 1.0 and finite, int8 PSNR >= 30 dB against PyTorch fp32.
@@ -37,14 +37,14 @@ TARGETS = {"fp32": "max abs <= 1e-3", "fp16": "max abs <= 1.0, finite", "int8": 
 
 def photos(folder: Path, count: int, size: int) -> list[tuple[str, np.ndarray]]:
     """``count`` photos spread over ``folder`` (every n-th by name), centre-cropped to size x size, plus the test image."""
-    from mobilestyle.export.verify import test_image
+    from mobilestyle.export.verify import parity_image
     from mobilestyle.images import center_crop_square, load_image, resize_short_side
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     step = max(len(files) // max(count, 1), 1)
     chosen = files[::step][:count]
     images = [(p.name, np.asarray(center_crop_square(resize_short_side(load_image(p), size), size), dtype=np.float32)) for p in chosen]
-    return images + [("test_image", test_image(size, size))]
+    return images + [("test_image", parity_image(size, size))]
 
 
 @contextmanager
@@ -104,18 +104,19 @@ def main() -> None:
     import torch
 
     from mobilestyle.bench.records import environment
-    from mobilestyle.export import StyleExporter, export_net, tflite_format
-    from mobilestyle.export.api import TorchReference
+    from mobilestyle.export import export, open_model, tflite_format
     from mobilestyle.export.graph import export_graph
-    from mobilestyle.runtimes import open_model
+    from mobilestyle.export.verify import TorchReference
+    from mobilestyle.images import load_image
+    from mobilestyle.style_encoder import StyleNets
 
     torch.set_num_threads(1)
-    exporter = StyleExporter(args.checkpoint, args.vgg_weights)
+    style_nets = StyleNets.load(args.checkpoint, args.vgg_weights)
     images = photos(args.content, args.photos, args.size)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for style in args.styles:
-            net = exporter.style_net(style).eval()
+            net = style_nets.net(load_image(style)).eval()
             reference = TorchReference(net)  # the exporter's own references: PyTorch fp32 and float64
             fp32 = [reference.run(im) for _, im in images]
             fp64 = [reference.exact().run(im) for _, im in images]
@@ -133,8 +134,7 @@ def main() -> None:
                         path.write_bytes(next(iter(tflite_format.convert(export_graph(net, static_shapes=True), [args.size], precision).values())))
                     record_bytes = path.stat().st_size
                 else:
-                    (record,) = export_net(net, name=style.stem, formats=[fmt], sizes=[args.size], precision=precision,
-                                           out_dir=out_dir, cache=exporter.cache)
+                    (record,) = export(net, name=style.stem, formats=[fmt], sizes=[args.size], precision=precision, out_dir=out_dir)
                     path, record_bytes = Path(record.path), record.bytes
                 row = {"style": style.stem, "format": fmt, "precision": precision, "graph": graph, "bytes": record_bytes,
                        **measure(open_model(path, threads=1), images, fp32, fp64)}

@@ -52,31 +52,38 @@ def main() -> None:
 
     import torch
 
-    from mobilestyle.export import FORMATS, StyleExporter
+    from mobilestyle.atomic import sha256_file
+    from mobilestyle.export import FORMAT_NAMES, export
+    from mobilestyle.images import load_image
+    from mobilestyle.style_encoder import StyleNets
 
     torch.set_num_threads(os.cpu_count() or 1)
     styles = sorted(p for p in args.styles.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[: args.count + 1]
     if len(styles) < 2:
         raise SystemExit(f"need at least 2 style images in {args.styles}")
     started = time.perf_counter()
-    exporter = StyleExporter(args.checkpoint, args.vgg_weights)
+    style_nets = StyleNets.load(args.checkpoint, args.vgg_weights)
     if args.style_size:
-        exporter.loaded.meta["style_size"] = args.style_size
+        style_nets.loaded.header["style_size"] = args.style_size
+
+    def export_style(style: Path, formats: list[str], out_dir: Path) -> list:  # style image -> net -> files, as `export` does
+        return export(style_nets.net(load_image(style)), formats=formats, sizes=[args.size], precision=args.precision, out_dir=out_dir,
+                      name=style.stem, style_sha256=sha256_file(style), extra_metadata=style_nets.provenance())
     load_seconds = time.perf_counter() - started
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         first = time.perf_counter()
-        exporter.export_style(styles[0], formats=FORMATS, sizes=[args.size], precision=args.precision, out_dir=out)
+        export_style(styles[0], list(FORMAT_NAMES), out)
         first_seconds = time.perf_counter() - first
         for style in styles[1:]:
             row: dict = {"style": style.name}
             tick = time.perf_counter()
-            exporter.style_net(style)
+            style_nets.net(load_image(style))
             row["emit_s"] = round(time.perf_counter() - tick, 3)  # image + VGG + meta network alone (also inside each total)
-            for label, formats in (("tflite", ["tflite"]), ("all", list(FORMATS))):
+            for label, formats in (("tflite", ["tflite"]), ("all", list(FORMAT_NAMES))):
                 tick = time.perf_counter()
-                records = exporter.export_style(style, formats=formats, sizes=[args.size], precision=args.precision, out_dir=out / label)
+                records = export_style(style, formats, out / label)
                 row[label] = round(time.perf_counter() - tick, 3)
                 row[f"{label}_per_format"] = {r.format: r.seconds for r in records}
                 row[f"{label}_how"] = sorted({r.verification.rsplit("(", 1)[-1].rstrip(")") for r in records})
@@ -87,7 +94,7 @@ def main() -> None:
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "versions": versions(),
         "settings": {"size": args.size, "precision": args.precision, "checkpoint": str(args.checkpoint), "styles": len(rows),
-                     "style_size": exporter.loaded.style_size},
+                     "style_size": style_nets.style_size},
         "load_seconds": round(load_seconds, 2), "first_style_seconds": round(first_seconds, 2), "summary": summary, "per_style": rows,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ import torch
 
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, resize_short_side
 from mobilestyle.losses import LossWeights, PerceptualLoss
-from mobilestyle.models import StyleEncoder, load_model
+from mobilestyle.model_files import load_model
+from mobilestyle.style_encoder import StyleEncoder
 from mobilestyle.vgg import VGGEncoder
 
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import torch
 
-from mobilestyle.bench.engines import onnx_invoke, tflite_invoke
+from mobilestyle.bench.invokes import onnx_invoke, tflite_invoke
 from mobilestyle.bench.records import environment
 from mobilestyle.bench.timing import time_interleaved
 from mobilestyle.export import onnx_format, tflite_format
 from mobilestyle.export.graph import export_graph
+from mobilestyle.export.model_format import signature_name
 from mobilestyle.transformer import NetConfig, TransformNet, macs
 
 PADDINGS = ("zero", "reflect", "prepad")
@@ -44,13 +45,13 @@ def main() -> None:
             for padding in PADDINGS:
                 net = TransformNet(NetConfig(padding=padding)).eval()
                 module = export_graph(net) if graph == "export" else net
-                for fmt, data in (("onnx", onnx_format.convert(module)), ("tflite", tflite_format.convert(module, [args.size]))):
+                for fmt, data in ((f.name, f.convert(module, [args.size], "fp32")) for f in (onnx_format.FORMAT, tflite_format.FORMAT)):
                     path = Path(tmp) / f"{padding}-{graph}.{fmt}"
                     path.write_bytes(next(iter(data.values())))
                     files[f"{padding}/{graph}/{fmt}"] = path
         for threads in (int(t) for t in args.threads.split(",")):
             invokes = {
-                key: tflite_invoke(path, threads, f"size_{args.size}x{args.size}") if key.endswith("tflite")
+                key: tflite_invoke(path, threads, signature_name(args.size, args.size)) if key.endswith("tflite")
                 else onnx_invoke(path, (args.size, args.size), threads)
                 for key, path in files.items()
             }

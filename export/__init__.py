@@ -1,29 +1,19 @@
-"""Exporters (installed as ``mobilestyle.export``): one module per format plus shared verification.
+"""The export stage (installed as ``mobilestyle.export``): a TransformNet -> verified ONNX / TFLite / CoreML files.
 
-Importing this package never imports onnx, coremltools or litert-torch; each format module imports
-its backend when it is used and names the extra to install when it is missing.
+Importing this package never imports onnx, coremltools or litert-torch; each format imports its backend
+when it is used and names the extra to install when it is missing.
 
-- api.py: ArtifactRecord, export_net, StyleExporter (write, verify, rename)
-- onnx_format.py / tflite_format.py / coreml_format.py: one converter per format
-- layout.py + templates.py: convert once, patch each new style's weights into the converted bytes
-- metadata.py: the model interface stored in every file; verify.py: parity against PyTorch
+- api.py: ``export(net, formats=, sizes=, precision=, out_dir=, name=)`` -> [ArtifactRecord]
+- model_format.py: ModelFormat (what a format object knows), I/O names, export sizes, TFLite signature names
+- onnx_format.py / tflite_format.py / coreml_format.py: one format object each (convert, verify, run)
+- registry.py: FORMATS by name, and everything that meets an exported file by its path (read_metadata, open_model)
+- graph.py: the export form of the net; layout.py + templates.py: convert once, patch each new net's weights
+- metadata.py: the model interface stored in every file; verify.py: parity against PyTorch; rescale.py: fp16 guard
 """
 
 from __future__ import annotations
 
-from typing import Any
+from mobilestyle.export.api import ArtifactRecord, check_request, export
+from mobilestyle.export.registry import FORMAT_NAMES, FORMATS, open_model, read_metadata
 
-FORMATS = ("onnx", "tflite", "coreml")
-__all__ = ["FORMATS", "ArtifactRecord", "StyleExporter", "export_net", "read_metadata"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("ArtifactRecord", "StyleExporter", "export_net"):
-        from mobilestyle.export import api
-
-        return getattr(api, name)
-    if name == "read_metadata":
-        from mobilestyle.export.metadata import read_metadata
-
-        return read_metadata
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["FORMATS", "FORMAT_NAMES", "ArtifactRecord", "check_request", "export", "open_model", "read_metadata"]

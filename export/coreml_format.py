@@ -3,9 +3,11 @@ sizes (RangeDim), fp16 by default. Predictions need macOS; on Linux the package'
 
 from __future__ import annotations
 
+import logging
 import struct
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,28 +17,18 @@ from torch import nn
 from mobilestyle.errors import MissingBackendError, MobilestyleError
 from mobilestyle.export.layout import Region, scan_exact
 from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
+from mobilestyle.export.model_format import INPUT_NAME, MAX_RUN_SIDE, MIN_SIDE, OUTPUT_NAME, ModelFormat
+from mobilestyle.export.verify import Parity, TorchReference
+from mobilestyle.runners import Runner
 
-NAME = "coreml"
-SUFFIX = ".mlpackage"
-INPUT_NAME = "image"
-OUTPUT_NAME = "stylized"
-MIN_SIDE, MAX_SIDE = 64, 4096
 SPEC_FILE = "Data/com.apple.CoreML/model.mlmodel"
 WEIGHT_FILE = "Data/com.apple.CoreML/weights/weight.bin"
 BLOB_SENTINEL = 0xDEADBEEF
 BLOB_FLOAT16, BLOB_FLOAT32 = 1, 2
 
 
-def backend_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {"coremltools": version("coremltools")}
-
-
 def _coremltools():
     try:
-        import logging
-
         logging.getLogger("coremltools").setLevel(logging.ERROR)
         import coremltools as ct
     except ImportError:
@@ -51,7 +43,7 @@ def convert(graph: nn.Module, default_size: int, precision: str) -> dict[str, by
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(graph.eval(), example, check_trace=False)
-        side = ct.RangeDim(lower_bound=MIN_SIDE, upper_bound=MAX_SIDE, default=default_size)
+        side = ct.RangeDim(lower_bound=MIN_SIDE, upper_bound=MAX_RUN_SIDE, default=default_size)
         model = ct.convert(
             traced,
             inputs=[ct.ImageType(name=INPUT_NAME, shape=(1, 3, side, side), color_layout=ct.colorlayout.RGB, scale=1.0, bias=[0.0, 0.0, 0.0])],
@@ -91,6 +83,18 @@ def float_regions(files: dict[str, bytes], n_values: int) -> list[Region]:
     return regions
 
 
+def read_metadata_text(package: Path) -> str | None:
+    _coremltools()
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    try:
+        spec.ParseFromString((package / SPEC_FILE).read_bytes())
+    except Exception as exc:  # OSError or a protobuf decode error
+        raise MobilestyleError(f"{package}: not a readable CoreML package ({type(exc).__name__})") from None
+    return spec.description.metadata.userDefined.get(METADATA_KEY)
+
+
 def write_package(files: dict[str, bytes], target: Path) -> None:
     target.mkdir(parents=True)
     for name, data in files.items():
@@ -127,3 +131,43 @@ def check_spec(package: Path, precision: str) -> str:
     size_range = inputs[0].type.imageType.imageSizeRange
     return (f"coreml spec ok: mlprogram, RGB image {INPUT_NAME} -> {OUTPUT_NAME}, sides "
             f"{size_range.heightRange.lowerBound}..{size_range.heightRange.upperBound}, {precision} weights (predictions need macOS)")
+
+
+class CoremlFormat(ModelFormat):
+    name = "coreml"
+    suffix = ".mlpackage"
+    other_suffixes = (".mlmodel",)
+    layout = "image"
+    backend_packages = (("coremltools", "coremltools"),)
+    converter_packages = ("coremltools",)
+    runs_here = False
+
+    def file_precision(self, precision: str) -> str:
+        return "fp32" if precision == "fp32" else "fp16"  # fp16 unless fp32 is asked (no int8 program)
+
+    def template_options(self, sizes: Sequence[int], precision: str) -> dict:
+        return {"default_size": sizes[0], "precision": precision}
+
+    def convert(self, graph: nn.Module, sizes: Sequence[int], precision: str) -> dict[str, bytes]:
+        return convert(graph, sizes[0], precision)
+
+    def float_regions(self, files: dict[str, bytes], n_values: int) -> list[Region]:
+        return float_regions(files, n_values)
+
+    def write(self, files: dict[str, bytes], target: Path) -> None:
+        write_package(files, target)
+
+    def verify(
+        self, path: Path, reference: TorchReference, sizes: Sequence[int], precision: str, what: str
+    ) -> tuple[str, Parity | None]:
+        """Predictions need macOS: check the package's spec instead."""
+        return check_spec(path, self.file_precision(precision)), None
+
+    def open_runner(self, path: Path | None, threads: int | None = None, quiet: bool = False, content: bytes | None = None) -> Runner:
+        raise MobilestyleError(f"{path}: CoreML predictions need macOS; use the .onnx or .tflite export here")
+
+    def read_metadata_text(self, path: Path) -> str | None:
+        return read_metadata_text(path)
+
+
+FORMAT = CoremlFormat()

@@ -1,25 +1,25 @@
 """TFLite: litert-torch conversion (one static signature per size, NHWC float32 I/O on 0..255),
-fp16 / int8 as an ai-edge-quantizer post-step, float regions for weight patching."""
+fp16 / int8 as an ai-edge-quantizer post-step, float regions for weight patching; run in the LiteRT interpreter."""
 
 from __future__ import annotations
 
 import logging
 import os
 import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from mobilestyle.errors import MissingBackendError
+from mobilestyle.errors import MissingBackendError, MobilestyleError
 from mobilestyle.export.layout import Region
 from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER
-from mobilestyle.runtimes import quiet_native_stderr, signature_name
+from mobilestyle.export.model_format import INPUT_NAME, OUTPUT_NAME, ModelFormat, signature_name, signature_size
+from mobilestyle.runners import check_image, quiet_native_stderr
 
-NAME = "tflite"
-SUFFIX = ".tflite"
-INPUT_NAME = "image"
-OUTPUT_NAME = "stylized"
 TFLITE_FLOAT32 = 0
 
 
@@ -34,12 +34,6 @@ class ChannelsLast(nn.Module):
         return {OUTPUT_NAME: self.net(image.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)}
 
 
-def backend_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("litert-torch", "ai-edge-litert", "ai-edge-quantizer")}
-
-
 def _litert_torch():
     os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
     try:
@@ -50,7 +44,7 @@ def _litert_torch():
     return litert_torch
 
 
-def convert(graph: nn.Module, sizes: list[int], precision: str = "fp32") -> dict[str, bytes]:
+def convert(graph: nn.Module, sizes: Sequence[int], precision: str = "fp32") -> dict[str, bytes]:
     """A fresh conversion, one signature per square size, with the metadata placeholder (fp16 / int8: quantized)."""
     litert_torch = _litert_torch()
     wrapped = ChannelsLast(graph).eval()
@@ -81,6 +75,25 @@ def add_metadata_placeholder(data: bytes) -> bytes:
     builder = flatbuffers.Builder(len(data) + 8192)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def read_metadata_text(data: bytes, path: Path | None = None) -> str | None:
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        raise MissingBackendError("ai-edge-litert", "tflite") from None
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() and entry.Name().decode() == METADATA_KEY:
+                buffer = model.Buffers(entry.Buffer())
+                if buffer.Offset() > 1:  # stored after the flatbuffer (ai-edge-quantizer writes large models so)
+                    return data[buffer.Offset():buffer.Offset() + buffer.Size()].decode()
+                return buffer.DataAsNumpy().tobytes().decode()
+    except Exception as exc:  # flatbuffers raises plain errors on corrupt input
+        raise MobilestyleError(f"{path or 'model'}: not a readable TFLite file ({type(exc).__name__})") from None
+    return None
 
 
 def float_regions(files: dict[str, bytes], n_values: int) -> list[Region]:
@@ -127,3 +140,97 @@ def quantize(data: bytes, precision: str) -> bytes:
         warnings.simplefilter("ignore")
         result = q.quantize(enable_progress_bar=False, enable_progress_report=False)
     return bytes(result.quantized_model)
+
+
+def tflite_interpreter(path: str | Path | None = None, threads: int | None = None, content: bytes | None = None) -> Any:
+    """An ai-edge-litert Interpreter (XNNPACK is its default CPU delegate), tensors allocated."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise MissingBackendError("ai-edge-litert", "tflite") from None
+    try:
+        with quiet_native_stderr():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+            if content is not None:
+                interpreter = Interpreter(model_content=content, num_threads=threads)
+            else:
+                interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise MobilestyleError(f"{path or 'model'}: cannot load TFLite model ({str(exc).splitlines()[0][:160]})") from None
+    return interpreter
+
+
+class TfliteRunner:
+    """A .tflite file in the LiteRT interpreter: NHWC float32 0..255, one signature per static size."""
+
+    format = "tflite"
+
+    def __init__(self, path: Path | None, threads: int | None = None, content: bytes | None = None) -> None:
+        self.path = path
+        self.interpreter = tflite_interpreter(path, threads, content)
+        self._runners: dict[tuple[int, int], Any] = {}
+        signatures = self.interpreter.get_signature_list()
+        self.signatures: dict[tuple[int, int], str] = {}
+        for name in signatures:
+            size = signature_size(name)
+            if size is not None:
+                self.signatures[size] = name
+        if not self.signatures:  # a plain single-size file: read its input shape
+            shape = self.interpreter.get_input_details()[0]["shape"]
+            self.signatures[(int(shape[1]), int(shape[2]))] = next(iter(signatures), "")
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return sorted(self.signatures)
+
+    def run(self, rgb: np.ndarray) -> np.ndarray:
+        rgb = check_image(rgb)
+        key = (rgb.shape[0], rgb.shape[1])
+        if key not in self.signatures:
+            supported = ", ".join(f"{h}x{w}" for h, w in self.sizes)
+            raise MobilestyleError(f"this TFLite model runs {supported} images, not {key[0]}x{key[1]}")
+        name = self.signatures[key]
+        if not name:
+            interpreter = self.interpreter
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], rgb[None])
+            interpreter.invoke()
+            return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0], dtype=np.float32)
+        if key not in self._runners:
+            self._runners[key] = self.interpreter.get_signature_runner(name)
+        runner = self._runners[key]
+        outputs = runner(**{next(iter(runner.get_input_details())): rgb[None]})
+        return np.array(next(iter(outputs.values()))[0], dtype=np.float32)
+
+
+class TfliteFormat(ModelFormat):
+    name = "tflite"
+    suffix = ".tflite"
+    layout = "NHWC"
+    backend_packages = (("litert_torch", "litert-torch"), ("ai_edge_litert", "ai-edge-litert"), ("ai_edge_quantizer", "ai-edge-quantizer"))
+    converter_packages = ("litert-torch", "ai-edge-litert", "ai-edge-quantizer")
+    static_shapes = True
+    verify_label = "LiteRT interpreter (XNNPACK)"
+
+    def template_precision(self, precision: str) -> str:
+        return "fp32" if precision == "int8" else precision  # int8: the fp32 template, quantized per style
+
+    def template_options(self, sizes: Sequence[int], precision: str) -> dict:
+        return {"sizes": list(sizes), "precision": precision}
+
+    def convert(self, graph: nn.Module, sizes: Sequence[int], precision: str) -> dict[str, bytes]:
+        return convert(graph, sizes, precision)
+
+    def float_regions(self, files: dict[str, bytes], n_values: int) -> list[Region]:
+        return float_regions(files, n_values)
+
+    def finish(self, files: dict[str, bytes], precision: str) -> dict[str, bytes]:
+        return {"model.tflite": quantize(files["model.tflite"], precision)} if precision == "int8" else files
+
+    def open_runner(self, path: Path | None, threads: int | None = None, quiet: bool = False, content: bytes | None = None) -> TfliteRunner:
+        return TfliteRunner(path, threads, content)
+
+    def read_metadata_text(self, path: Path) -> str | None:
+        return read_metadata_text(path.read_bytes(), path)
+
+
+FORMAT = TfliteFormat()

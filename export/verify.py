@@ -1,7 +1,8 @@
-"""Verification shared by the formats: a fixed test image, parity against PyTorch, accuracy limits."""
+"""Verification shared by the formats: a fixed picture, the net in PyTorch as the reference, parity, accuracy limits."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,8 @@ import torch
 from torch import nn
 
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.runtimes import Runner, torch_threads
+from mobilestyle.runners import Runner, torch_threads
+from mobilestyle.transformer import InstanceNorm
 
 MAX_ABS_FP32 = 1e-3
 # Errors are measured against PyTorch fp32, and against float64 before failing a file: PyTorch's own fp32 output
@@ -21,9 +23,10 @@ OWN_ERROR_FACTOR = 2.0
 # 0.9-1.3e-3 on random nets), whatever runs them. The 8-base nets meet 1e-3 (docs/export.md).
 MAX_ABS_FP16 = 1.0
 MIN_PSNR_INT8 = 30.0
+VERIFY_THREADS = 1  # one-off passes (style encoding, verification): see runners.torch_threads
 
 
-def test_image(height: int, width: int, seed: int = 7) -> np.ndarray:
+def parity_image(height: int, width: int, seed: int = 7) -> np.ndarray:
     """A deterministic HxWx3 picture on 0..255: smooth colour ramps, edges and fine texture."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     y /= max(height - 1, 1)
@@ -38,6 +41,36 @@ def test_image(height: int, width: int, seed: int = 7) -> np.ndarray:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+class TorchReference:
+    """The net in PyTorch, run once per picture shape and shared by every format of one net.
+
+    fp32 by default; ``exact()`` gives the float64 run, used before failing an fp32 file: PyTorch's own
+    fp32 output is up to ~1e-3 off the exact function on 0..255 (float64 is slower, ~0.5 s at 256²).
+    """
+
+    format = "torch"
+    path = None
+
+    def __init__(self, net: nn.Module, dtype: torch.dtype = torch.float32) -> None:
+        self.net = net if dtype == torch.float32 else copy.deepcopy(net).to(dtype)
+        self.dtype = dtype
+        self.outputs: dict[tuple, np.ndarray] = {}
+        self._exact: TorchReference | None = None
+
+    def run(self, rgb: np.ndarray) -> np.ndarray:
+        key = (rgb.shape, hash(rgb.tobytes()))
+        if key not in self.outputs:
+            with torch_threads(VERIFY_THREADS), torch.no_grad():
+                out = self.net.eval()(torch.from_numpy(rgb).to(self.dtype).permute(2, 0, 1).unsqueeze(0))
+            self.outputs[key] = out[0].permute(1, 2, 0).numpy().astype(np.float32)
+        return self.outputs[key]
+
+    def exact(self) -> TorchReference:
+        if self._exact is None:
+            self._exact = self if self.dtype == torch.float64 else TorchReference(self.net, torch.float64)
+        return self._exact
 
 
 @dataclass
@@ -62,7 +95,7 @@ def parity(runner: Runner, reference: Runner, shapes: list[tuple[int, int]]) -> 
     """Worst error of ``runner`` against ``reference`` over the test image at each shape."""
     worst, lowest_psnr, finite = 0.0, float("inf"), True
     for height, width in shapes:
-        image = test_image(height, width)
+        image = parity_image(height, width)
         expected = reference.run(image)
         got = runner.run(image)
         if got.shape != expected.shape:
@@ -75,8 +108,25 @@ def parity(runner: Runner, reference: Runner, shapes: list[tuple[int, int]]) -> 
 
 def fp32_limit_vs_exact(reference: Runner, exact: Runner, shapes: list[tuple[int, int]]) -> float:
     """The fp32 limit against float64 (OWN_ERROR_FACTOR above): 1e-3, or twice PyTorch fp32's own error."""
-    own = max(float(np.abs(reference.run(test_image(h, w)) - exact.run(test_image(h, w))).max()) for h, w in shapes)
+    own = max(float(np.abs(reference.run(parity_image(h, w)) - exact.run(parity_image(h, w))).max()) for h, w in shapes)
     return max(MAX_ABS_FP32, OWN_ERROR_FACTOR * own)
+
+
+def verify_parity(runner: Runner, reference: TorchReference, shapes: list[tuple[int, int]], precision: str, what: str,
+                  label: str) -> tuple[str, Parity]:
+    """Parity of a written file against the net in PyTorch, held to ``precision``'s limit; returns (how, parity).
+
+    An fp32 file over MAX_ABS_FP32 is measured again against float64 before it fails (module notes above).
+    """
+    result, limit = parity(runner, reference, shapes), MAX_ABS_FP32
+    label = f"{label} vs PyTorch"
+    if precision == "fp32" and result.max_abs_error > MAX_ABS_FP32:
+        result, limit = parity(runner, reference.exact(), shapes), fp32_limit_vs_exact(reference, reference.exact(), shapes)
+        label += " float64"
+        if limit > MAX_ABS_FP32:
+            label += f" (limit {limit:.2g}: {OWN_ERROR_FACTOR:g}x PyTorch fp32's own error)"
+    result.check(precision, what, limit)
+    return f"{label} at {', '.join(f'{h}x{w}' for h, w in shapes)}", result
 
 
 FP16_MAX = 65504.0
@@ -84,8 +134,6 @@ FP16_MAX = 65504.0
 
 def fp16_norm_headroom(net: nn.Module, image: np.ndarray) -> float:
     """Largest |x| entering an instance norm on ``image``: fp16 computes x², so it must stay well under 255."""
-    from mobilestyle.transformer import InstanceNorm
-
     largest = 0.0
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
@@ -108,7 +156,7 @@ GUARD_SIDE = 96  # activation magnitudes hardly depend on the picture's size: ch
 def check_fp16_guard(net: nn.Module) -> str:
     """Raise when the fp16 file's instance norms would overflow (x² > 65504); else describe the headroom."""
     with torch_threads(1):
-        largest = fp16_norm_headroom(net, test_image(GUARD_SIDE, GUARD_SIDE))
+        largest = fp16_norm_headroom(net, parity_image(GUARD_SIDE, GUARD_SIDE))
     if largest**2 >= FP16_MAX / 4:
         raise MobilestyleError(f"fp16 guard: activations reach {largest:.0f} before an instance norm (x² near fp16's 65504); export fp32")
     return f"fp16 guard: max |x| into instance norms {largest:.1f}, x² {largest**2:.0f} << 65504"

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from mobilestyle.data import crop_loader
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import image_to_tensor, prepare_style
 from mobilestyle.losses import LossWeights, PerceptualLoss
-from mobilestyle.models import MODELS_DIR, load_model
+from mobilestyle.model_files import MODELS_DIR, load_model
 from mobilestyle.training.metastyle import METASTYLE_LOSS, METASTYLE_NET, metastyle_config, norm_parameter_names
 from mobilestyle.transformer import TransformNet
 from mobilestyle.vgg import VGGEncoder
@@ -104,8 +105,6 @@ def adapt_net(
     progress: bool = False,
 ) -> AdaptResult:
     """Fine-tune ``net`` in place on ``style`` for ``settings.steps`` Adam steps; the net stays in eval mode after."""
-    from tqdm import tqdm
-
     if not content_files:
         raise MobilestyleError("no content photos to adapt on")
     torch.manual_seed(settings.seed)

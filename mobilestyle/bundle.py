@@ -23,16 +23,20 @@ from PIL import Image
 from mobilestyle import __version__
 from mobilestyle.atomic import atomic_path, atomic_write_text, ensure_writable_dir, scratch_dir, sha256_file
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import FORMATS, export, open_model, read_metadata
+from mobilestyle.export.model_format import ModelFormat, signature_name
+from mobilestyle.export.registry import format_of
 from mobilestyle.images import center_crop_square, load_image
+from mobilestyle.style_encoder import StyleNets
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = 1
 APP_ASSETS = Path("app", "src", "main", "assets", "styles")
 APP_MANIFEST = Path("app", "src", "main", "AndroidManifest.xml")
 WEB_MODELS = "models"
-MODEL_SUFFIXES = (".tflite", ".onnx")
+DEMO_FORMATS = ("tflite", "onnx")  # the Android app runs TFLite, the web demo ONNX and TFLite
+MODEL_SUFFIXES = tuple(FORMATS[f].suffix for f in DEMO_FORMATS)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-EXPECTED_LAYOUT = {"tflite": "NHWC", "onnx": "NCHW"}
 THUMBNAIL_SIDE = 128
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # A bundled model's output on the probe image must stay inside 0..255 (plus float slack).
@@ -95,59 +99,45 @@ class ValidatedModel:
     size_bytes: int
 
     def manifest_entry(self, file_name: str) -> dict[str, Any]:
-        meta = self.metadata
-        sizes = meta["sizes"]
+        metadata = self.metadata
+        sizes = metadata["sizes"]
         entry: dict[str, Any] = {
             "file": file_name,
             "format": self.format,
             "bytes": self.path.stat().st_size,
             "sha256": sha256_file(self.path),
             "sizes": sizes,
-            "layout": meta["layout"],
-            "value_range": list(meta["value_range"]),
-            "precision": meta["precision"],
-            "input_name": meta.get("input_name"),
-            "output_name": meta.get("output_name"),
+            "layout": metadata["layout"],
+            "value_range": list(metadata["value_range"]),
+            "precision": metadata["precision"],
+            "input_name": metadata.get("input_name"),
+            "output_name": metadata.get("output_name"),
         }
-        if self.format == "tflite" and isinstance(sizes, list):
-            entry["signatures"] = {f"{h}x{w}": f"size_{h}x{w}" for h, w in sizes}
+        if FORMATS[self.format].static_shapes and isinstance(sizes, list):
+            entry["signatures"] = {f"{h}x{w}": signature_name(h, w) for h, w in sizes}
         return entry
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:
-    try:
-        from mobilestyle.export import read_metadata
-    except ImportError:
-        raise MobilestyleError("this install has no model metadata reader (mobilestyle.export.read_metadata)") from None
     metadata = read_metadata(path)
     if not metadata:
         raise MobilestyleError(f"{path}: no mobilestyle metadata; bundle only files written by `mobilestyle export`")
     return dict(metadata)
 
 
-def _check_single_file_onnx(path: Path) -> None:
-    try:
-        import onnx
-    except ImportError:
-        return  # onnxruntime alone still validates the model below
-    model = onnx.load(str(path), load_external_data=False)
-    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
-        raise MobilestyleError(f"{path}: weights live in a separate .data file; bundle a single-file ONNX export")
-
-
-def _check_metadata(path: Path, fmt: str, meta: dict[str, Any]) -> None:
-    missing = [key for key in ("format", "sizes", "layout", "value_range", "precision") if key not in meta]
+def _check_metadata(path: Path, fmt: ModelFormat, metadata: dict[str, Any]) -> None:
+    missing = [key for key in ("format", "sizes", "layout", "value_range", "precision") if key not in metadata]
     if missing:
         raise MobilestyleError(f"{path}: metadata lacks {', '.join(missing)}")
-    if meta["format"] != fmt:
-        raise MobilestyleError(f"{path}: metadata says format {meta['format']!r} but the file is {fmt}")
-    if meta["layout"] != EXPECTED_LAYOUT[fmt]:
-        raise MobilestyleError(f"{path}: layout {meta['layout']!r}, the demo needs {EXPECTED_LAYOUT[fmt]} for {fmt}")
-    if [float(v) for v in meta["value_range"]] != [0.0, 255.0]:
-        raise MobilestyleError(f"{path}: value range {meta['value_range']}, the demo feeds 0..255")
-    sizes = meta["sizes"]
-    if fmt == "tflite" and not (isinstance(sizes, list) and sizes):
-        raise MobilestyleError(f"{path}: a TFLite model must list its static sizes in its metadata")
+    if metadata["format"] != fmt.name:
+        raise MobilestyleError(f"{path}: metadata says format {metadata['format']!r} but the file is {fmt.name}")
+    if metadata["layout"] != fmt.layout:
+        raise MobilestyleError(f"{path}: layout {metadata['layout']!r}, the demo needs {fmt.layout} for {fmt.name}")
+    if [float(v) for v in metadata["value_range"]] != [0.0, 255.0]:
+        raise MobilestyleError(f"{path}: value range {metadata['value_range']}, the demo feeds 0..255")
+    sizes = metadata["sizes"]
+    if fmt.static_shapes and not (isinstance(sizes, list) and sizes):
+        raise MobilestyleError(f"{path}: a {fmt.name} model must list its static sizes in its metadata")
 
 
 def _runner_sizes(runner: Any) -> list[list[int]] | None:
@@ -157,18 +147,15 @@ def _runner_sizes(runner: Any) -> list[list[int]] | None:
 
 def validate_model(path: Path, size: int) -> ValidatedModel:
     """Check the metadata against the file and run it once on the probe image (at ``size`` when dynamic)."""
-    from mobilestyle.runtimes import open_model
-
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in EXPECTED_LAYOUT:
-        raise MobilestyleError(f"{path}: not a model the demo runs (.tflite or .onnx)")
-    if fmt == "onnx":
-        _check_single_file_onnx(path)
-    meta = _read_metadata(path)
-    _check_metadata(path, fmt, meta)
+    fmt = format_of(path)
+    if fmt is None or fmt.name not in DEMO_FORMATS:
+        raise MobilestyleError(f"{path}: not a model the demo runs ({' or '.join(MODEL_SUFFIXES)})")
+    fmt.check_self_contained(path)
+    metadata = _read_metadata(path)
+    _check_metadata(path, fmt, metadata)
     runner = open_model(path, threads=1)
-    if fmt == "tflite":
-        declared = sorted([list(map(int, s)) for s in meta["sizes"]])
+    if fmt.static_shapes:
+        declared = sorted([list(map(int, s)) for s in metadata["sizes"]])
         actual = _runner_sizes(runner)
         if actual is not None and sorted(actual) != declared:
             raise MobilestyleError(f"{path}: metadata lists sizes {declared} but the file serves {sorted(actual)}")
@@ -188,7 +175,7 @@ def validate_model(path: Path, size: int) -> ValidatedModel:
     low, high = float(output.min()), float(output.max())
     if low < -RANGE_SLACK or high > 255 + RANGE_SLACK:
         raise MobilestyleError(f"{path}: output spans {low:.1f}..{high:.1f}, outside the 0..255 value range")
-    return ValidatedModel(path, fmt, meta, probe_size, output, seconds, path.stat().st_size)
+    return ValidatedModel(path, fmt.name, metadata, probe_size, output, seconds, path.stat().st_size)
 
 
 def check_export_record(model: ValidatedModel, record: Any) -> None:
@@ -378,18 +365,16 @@ def export_styles(
     name: str | None,
     progress: Any = None,
 ) -> dict[str, StyleBundle]:
-    """Style images -> exported, validated models (helper: mobilestyle.export.StyleExporter)."""
-    from mobilestyle.export import StyleExporter
-
-    exporter = StyleExporter(checkpoint=checkpoint, vgg_weights=vgg_weights)
+    """Style images -> nets (the meta network) -> exported (mobilestyle.export.export), validated models."""
+    style_nets = StyleNets.load(checkpoint, vgg_weights)
     styles: dict[str, StyleBundle] = {}
     for image in images:
-        load_image(image)  # a bad style image is one clear error before any export work
+        picture = load_image(image)  # a bad style image is one clear error before any export work
         style_name = name or slug(image.stem)
         if style_name in styles:
             raise MobilestyleError(f"two style images map to the name {style_name!r}; rename one")
-        out_dir = scratch / style_name
-        records = exporter.export_style(image, formats=list(formats), sizes=[size], precision=precision, out_dir=out_dir, name=style_name)
+        records = export(style_nets.net(picture), formats=formats, sizes=[size], precision=precision, out_dir=scratch / style_name,
+                         name=style_name, style_sha256=sha256_file(image), extra_metadata=style_nets.provenance())
         style = StyleBundle(style_name, style_image=image, exported=True)
         for record in records:
             model = validate_model(Path(record.path), size)

@@ -15,24 +15,25 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tqdm import tqdm
 
 from mobilestyle.atomic import atomic_write_text
+from mobilestyle.baselines.gatys import Optimizer as GatysOptimizer
+from mobilestyle.baselines.gatys import optimize_image
+from mobilestyle.baselines.magenta import MagentaStylizer, find_magenta_dir
 from mobilestyle.data import list_images
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, resize_short_side, save_image, tensor_to_image
 from mobilestyle.losses import LossWeights, PerceptualLoss, style_distance, style_targets, total_variation
+from mobilestyle.model_files import LoadedModel, load_model
+from mobilestyle.style_encoder import StyleEncoder, emit_style_net
+from mobilestyle.training.loop import pick_device
 from mobilestyle.vgg import VGGEncoder
-
-if TYPE_CHECKING:
-    from mobilestyle.baselines.gatys import Optimizer as GatysOptimizer
-    from mobilestyle.baselines.magenta import MagentaStylizer
-    from mobilestyle.models import LoadedModel
 
 log = logging.getLogger("mobilestyle.evaluate")
 GRAM_WEIGHT = 1.0  # raw Gram MSE (Gram / (C*H*W), summed over the style layers); reported, not part of the total
@@ -239,8 +240,6 @@ class Evaluator:
     """Loads what each method needs once, then scores (content, style) pairs."""
 
     def __init__(self, options: EvalOptions) -> None:
-        from mobilestyle.training.loop import pick_device
-
         self.options = options
         self.device = pick_device(options.device)
         self.notes: list[str] = []
@@ -262,8 +261,6 @@ class Evaluator:
             raise MobilestyleError("nothing to evaluate: " + "; ".join(self.notes))
 
     def _load_meta(self) -> LoadedModel | None:
-        from mobilestyle.models import load_model
-
         try:
             return load_model(self.options.checkpoint, expect="MetaNetwork")
         except MobilestyleError as exc:
@@ -273,8 +270,6 @@ class Evaluator:
             return None
 
     def _load_magenta(self) -> MagentaStylizer | None:
-        from mobilestyle.baselines.magenta import MagentaStylizer, find_magenta_dir
-
         try:
             folder = find_magenta_dir(self.options.magenta_peers)
         except MobilestyleError as exc:
@@ -328,8 +323,6 @@ class Evaluator:
         return [m for m in self.methods if m not in ("ours", "johnson") or m in nets]
 
     def _style_nets(self, style_path: Path, style_image: Image.Image) -> dict[str, torch.nn.Module]:
-        from mobilestyle.models import StyleEncoder, emit_style_net, load_model
-
         nets: dict[str, torch.nn.Module] = {}
         if self.meta is not None:
             encoder = StyleEncoder(self.scorer.vgg)
@@ -344,8 +337,6 @@ class Evaluator:
 
     def _outputs(self, content: torch.Tensor, content_image: Image.Image, nets: dict[str, torch.nn.Module], target: StyleTargets,
                  bottleneck: np.ndarray | None, advance: Callable[[int], None]) -> dict[str, tuple[torch.Tensor, float]]:
-        from mobilestyle.baselines.gatys import optimize_image
-
         outputs: dict[str, tuple[torch.Tensor, float]] = {}
         for name, net in nets.items():
             started = time.perf_counter()
@@ -427,8 +418,6 @@ def parse_steps(text: str) -> list[int]:
 
 def evaluate(options: EvalOptions, report_dir: Path | None = None, json_path: Path | None = None,
              progress: bool = True) -> EvalResult:
-    from tqdm import tqdm
-
     evaluator = Evaluator(options)
     with tqdm(total=evaluator.work_units(), disable=not progress, unit="step", dynamic_ncols=True) as bar:
         result = evaluator.run(report_dir, bar.update)

@@ -4,7 +4,7 @@
 # here, from the repository root:
 #   run(command="bash scripts/gpu_train.sh 370 100", carry=["gpu_carry"], timeout_s=595)
 # then rejoin here with
-#   python -m mobilestyle.shards join FILES_AT/meta8.safetensors.manifest.json /tmp/gpu_meta8.safetensors
+#   python scripts/shards.py join FILES_AT/meta8.safetensors.manifest.json /tmp/gpu_meta8.safetensors
 # Two phases of `mobilestyle train --method shen-fast`, starting from the tracked mobilestyle/models/meta8.safetensors:
 #   A: constant --lr for a wall-clock budget (SIGTERM: the trainer saves its checkpoint);
 #   B: --resume for the steps phase A's rate fits into the second budget, the learning rate decaying linearly to 0.
@@ -40,12 +40,12 @@ hand_back() {  # the run's latest checkpoint as the fp16 model, in parts, plus i
   python3 - "$RUN" <<'PY' || return 1
 import sys
 from pathlib import Path
-from mobilestyle.models import load_model, save_model
+from mobilestyle.model_files import load_model, save_model
 run = Path(sys.argv[1])
 loaded = load_model(run)
-print("step", loaded.meta["step"], "->", save_model(loaded, run / "meta8.safetensors", note="GPU fine-tune at 256 px, scripts/gpu_train.sh"))
+print("step", loaded.header["step"], "->", save_model(loaded, run / "meta8.safetensors", note="GPU fine-tune at 256 px, scripts/gpu_train.sh"))
 PY
-  python3 -m mobilestyle.shards split "$RUN/meta8.safetensors" "$OUT" || return 1
+  python3 scripts/shards.py split "$RUN/meta8.safetensors" "$OUT" || return 1
   cp "$RUN/metrics.csv" "$RUN/train.log" "$OUT/"
   cp "$RUN/summary.json" "$OUT/summary.json" 2>/dev/null
   newest=$(ls "$RUN"/samples/*.png 2>/dev/null | tail -n 1)

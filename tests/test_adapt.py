@@ -13,9 +13,9 @@ from test_metastyle import tiny_metastyle_run
 from mobilestyle import export
 from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
 from mobilestyle.data import list_images
+from mobilestyle.export import open_model
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image
-from mobilestyle.models import load_model
-from mobilestyle.runtimes import open_model
+from mobilestyle.model_files import load_model
 from mobilestyle.vgg import VGGEncoder
 
 STEPS = 8

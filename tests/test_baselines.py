@@ -55,7 +55,7 @@ def test_optimize_image_noise_start_and_lbfgs(vgg_weights: Path) -> None:
 
 def test_johnson_trains_one_style_into_a_transformnet(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
     from mobilestyle.data import list_images
-    from mobilestyle.models import load_model
+    from mobilestyle.model_files import load_model
 
     run = tmp_path / "johnson"
     result = run_cli("train", "--method", "johnson", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run),
@@ -66,7 +66,7 @@ def test_johnson_trains_one_style_into_a_transformnet(tmp_path: Path, content_di
     assert "trains one style" in result.stderr and first_style.name in result.stderr
     assert json.loads(result.stdout)["step"] == 3
     loaded = load_model(run / "checkpoint.safetensors", expect="TransformNet")
-    assert loaded.meta["method"] == "johnson" and loaded.meta["style_name"] == first_style.stem
+    assert loaded.header["method"] == "johnson" and loaded.header["style_name"] == first_style.stem
     assert loaded.config.base == 8
     assert (run / "samples" / "step_0000003.png").is_file()
 
@@ -89,7 +89,7 @@ def test_magenta_peer_stylizes_at_384(shared: Path, content_image: Path, eval_st
 
 
 def test_shards_split_and_join(tmp_path: Path) -> None:
-    from mobilestyle.shards import join_parts, split_file
+    from shards import join_parts, split_file
 
     source = tmp_path / "model.safetensors"
     source.write_bytes(np.random.default_rng(0).bytes(10_000))

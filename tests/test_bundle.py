@@ -27,14 +27,14 @@ FIXTURES = DEMO_APP / "core" / "src" / "test" / "resources" / "fixtures"
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One style ("alpha", seeded random 8-base net) exported by mobilestyle.export to ONNX and TFLite (256²)."""
-    from mobilestyle.export import export_net
+    from mobilestyle.export import export
 
     folder = tmp_path_factory.getbasetemp() / "demo_models"
     files = {"onnx": folder / "alpha.onnx", "tflite": folder / "alpha.tflite"}
     if not all(path.is_file() for path in files.values()):
         torch.manual_seed(0)  # seeds 1 and a second net from seed 0 miss export/verify.py's 1e-3 ONNX limit by ~2e-4
         net = TransformNet(NetConfig(base=8)).eval()
-        records = export_net(net, name="alpha", formats=["onnx", "tflite"], sizes=[256], precision="fp32", out_dir=folder)
+        records = export(net, name="alpha", formats=["onnx", "tflite"], sizes=[256], precision="fp32", out_dir=folder)
         assert all(record.verified for record in records)
     return files
 

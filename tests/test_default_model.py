@@ -11,7 +11,8 @@ from conftest import run_cli, shared_path
 
 from mobilestyle.evaluation import ssim
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image
-from mobilestyle.models import MODELS_DIR, StyleEncoder, emit_style_net, load_model
+from mobilestyle.model_files import MODELS_DIR, load_model
+from mobilestyle.style_encoder import StyleEncoder, emit_style_net
 
 SHIPPED = MODELS_DIR / "meta8.safetensors"
 
@@ -24,7 +25,7 @@ def shipped() -> object:
 
 
 def test_shipped_model_is_the_slim_fp16_8_base_net(shipped) -> None:
-    assert shipped.meta["kind"] == "model" and shipped.meta["dtype"] == "float16"
+    assert shipped.header["kind"] == "model" and shipped.header["dtype"] == "float16"
     assert shipped.config.base == 8 and shipped.style_size == 256
     assert SHIPPED.stat().st_size < 40_000_000
     assert shipped.model.stats_scale.min() > 0  # standardised statistics travel with the model

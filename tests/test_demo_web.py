@@ -22,8 +22,8 @@ import pytest
 from conftest import run_cli
 from test_bundle import DEMO_APP, demo_models  # noqa: F401  (a fixture)
 
+from mobilestyle.export import open_model
 from mobilestyle.images import center_crop_square, load_image
-from mobilestyle.runtimes import open_model
 
 WEB = DEMO_APP / "web"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

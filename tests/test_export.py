@@ -63,31 +63,34 @@ def test_metadata_in_every_file(exported):
 
 
 def test_runtimes_match_pytorch(exported, la_muse_net):
-    from mobilestyle.export.verify import test_image
-    from mobilestyle.runtimes import TorchRunner, open_model
+    from mobilestyle.export import open_model
+    from mobilestyle.export.verify import parity_image
+    from mobilestyle.runners import TorchRunner
 
     out, _ = exported
     net = la_muse_net
-    image = test_image(256, 256, seed=3)
+    image = parity_image(256, 256, seed=3)
     expected = TorchRunner(net).run(image)
     assert np.abs(open_model(out / "la_muse.onnx").run(image) - expected).max() <= 1e-3
     assert np.abs(open_model(out / "la_muse.tflite").run(image) - expected).max() <= 1.0
     from mobilestyle.errors import MobilestyleError
 
     with pytest.raises(MobilestyleError, match="256x256"):
-        open_model(out / "la_muse.tflite").run(test_image(128, 128))
+        open_model(out / "la_muse.tflite").run(parity_image(128, 128))
     with pytest.raises(MobilestyleError, match="macOS"):
         open_model(out / "la_muse.mlpackage")
 
 
 def test_patched_template_equals_fresh_conversion(exported, tmp_path_factory):
     """Weight patching into the cached conversion gives the same model as converting from scratch."""
+    from mobilestyle.export import FORMATS
     from mobilestyle.export.api import model_files
     from mobilestyle.export.coreml_format import WEIGHT_FILE
     from mobilestyle.export.graph import export_graph
+    from mobilestyle.export.onnx_format import OnnxRunner
     from mobilestyle.export.templates import TemplateCache
-    from mobilestyle.export.verify import test_image
-    from mobilestyle.runtimes import OnnxRunner, TfliteRunner
+    from mobilestyle.export.tflite_format import TfliteRunner
+    from mobilestyle.export.verify import parity_image
     from mobilestyle.transformer import TransformNet
 
     torch.manual_seed(5)
@@ -96,19 +99,19 @@ def test_patched_template_equals_fresh_conversion(exported, tmp_path_factory):
     cache = TemplateCache(graph_cache(tmp_path_factory))
     meta = {"test": True}
     tmp = tmp_path_factory.mktemp("fresh")
-    image = test_image(256, 256)
+    image = parity_image(256, 256)
     outputs = {}
     for how in ("patched", "fresh"):
         fresh = how == "fresh"
-        files, label = model_files("onnx", graph, [256], "fp32", meta, cache=cache, fresh=fresh)
+        files, label = model_files(FORMATS["onnx"], graph, [256], "fp32", meta, cache=cache, fresh=fresh)
         assert label.startswith(how)
         (tmp / f"{how}.onnx").write_bytes(files["model.onnx"])
         outputs[how] = [OnnxRunner(tmp / f"{how}.onnx").run(image)]
         for precision in ("fp32", "fp16"):
-            files, label = model_files("tflite", graph, [256], precision, meta, cache=cache, fresh=fresh)
+            files, label = model_files(FORMATS["tflite"], graph, [256], precision, meta, cache=cache, fresh=fresh)
             assert label.startswith(how)
             outputs[how].append(TfliteRunner(None, content=files["model.tflite"]).run(image))
-        files, label = model_files("coreml", graph, [256], "fp16", meta, cache=cache, fresh=fresh)
+        files, label = model_files(FORMATS["coreml"], graph, [256], "fp16", meta, cache=cache, fresh=fresh)
         assert label.startswith(how)
         outputs[how].append(np.frombuffer(files[WEIGHT_FILE], np.uint8))
     for patched, fresh in zip(outputs["patched"][:3], outputs["fresh"][:3]):
@@ -130,7 +133,8 @@ def test_missing_backend_is_one_clear_line(tmp_path, tiny_checkpoint, eval_style
 @pytest.fixture(scope="module")
 def la_muse_net(tiny_checkpoint, eval_style, vgg_weights):
     from mobilestyle.images import load_image
-    from mobilestyle.models import StyleEncoder, emit_style_net, load_model
+    from mobilestyle.model_files import load_model
+    from mobilestyle.style_encoder import StyleEncoder, emit_style_net
 
     loaded = load_model(tiny_checkpoint)
     return emit_style_net(loaded.model, StyleEncoder.load(vgg_weights), load_image(eval_style / "la_muse.jpg"), loaded.style_size)
@@ -138,10 +142,10 @@ def la_muse_net(tiny_checkpoint, eval_style, vgg_weights):
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_tflite_precisions_meet_accuracy_limits(exported, la_muse_net, tmp_path, tmp_path_factory, precision):
-    from mobilestyle.export import export_net, read_metadata
+    from mobilestyle.export import export, read_metadata
     from mobilestyle.export.templates import TemplateCache
 
-    (record,) = export_net(la_muse_net, name="la_muse", formats=["tflite"], sizes=[256], precision=precision, out_dir=tmp_path,
+    (record,) = export(la_muse_net, name="la_muse", formats=["tflite"], sizes=[256], precision=precision, out_dir=tmp_path,
                            cache=TemplateCache(graph_cache(tmp_path_factory)))
     assert read_metadata(record.path)["precision"] == precision
     if precision == "fp32":
@@ -155,7 +159,7 @@ def test_fp16_guard_rescales_norm_inputs(la_muse_net):
     from mobilestyle.errors import MobilestyleError
     from mobilestyle.export.rescale import normalize_norm_inputs
     from mobilestyle.export.verify import check_fp16_guard, parity
-    from mobilestyle.runtimes import TorchRunner
+    from mobilestyle.runners import TorchRunner
 
     rescaled = normalize_norm_inputs(la_muse_net)
     assert "x²" in check_fp16_guard(rescaled)
@@ -170,11 +174,10 @@ def test_failed_verification_leaves_no_file(exported, la_muse_net, tmp_path, tmp
     from mobilestyle.export import api, verify
     from mobilestyle.export.templates import TemplateCache
 
-    monkeypatch.setattr(api, "MAX_ABS_FP32", -1.0)
     monkeypatch.setattr(verify, "MAX_ABS_FP32", -1.0)
     monkeypatch.setattr(verify, "OWN_ERROR_FACTOR", -1.0)
     with pytest.raises(MobilestyleError, match="verification failed"):
-        api.export_net(la_muse_net, name="la_muse", formats=["onnx"], sizes=[256], precision="fp32", out_dir=tmp_path,
+        api.export(la_muse_net, name="la_muse", formats=["onnx"], sizes=[256], precision="fp32", out_dir=tmp_path,
                        cache=TemplateCache(graph_cache(tmp_path_factory)))
     assert list(tmp_path.iterdir()) == []
 
@@ -201,7 +204,7 @@ def test_layout_recovers_permutations_and_folded_scales():
 
 def test_template_cache_keys_every_architecture_apart(tmp_path):
     """Zero, reflect and prepad 8-base nets hold tensors of equal shapes: each still gets its own cached conversion."""
-    from mobilestyle.export import export_net
+    from mobilestyle.export import export
     from mobilestyle.export.graph import export_graph
     from mobilestyle.export.templates import TemplateCache, template_key
     from mobilestyle.transformer import NetConfig, TransformNet
@@ -213,16 +216,15 @@ def test_template_cache_keys_every_architecture_apart(tmp_path):
     assert len(keys) == 4
     cache = TemplateCache(tmp_path / "cache")
     for padding, net in nets.items():  # one cache, one after the other: each verified against its own net
-        (record,) = export_net(net, name=padding, formats=["onnx"], sizes=[64], precision="fp32", out_dir=tmp_path / padding, cache=cache)
+        (record,) = export(net, name=padding, formats=["onnx"], sizes=[64], precision="fp32", out_dir=tmp_path / padding, cache=cache)
         assert record.max_abs_error <= 1e-3
 
 
 def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factory):
     """A 16-base net sits near 1e-3 in fp32 arithmetic itself: its fp32 .tflite is held to 1e-3 or twice PyTorch's own error."""
-    from mobilestyle.export import export_net
-    from mobilestyle.export.api import TorchReference
+    from mobilestyle.export import export
     from mobilestyle.export.templates import TemplateCache
-    from mobilestyle.export.verify import fp32_limit_vs_exact
+    from mobilestyle.export.verify import TorchReference, fp32_limit_vs_exact
     from mobilestyle.transformer import NetConfig, TransformNet
 
     torch.manual_seed(0)
@@ -235,7 +237,7 @@ def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factor
     reference = TorchReference(net)
     limit = fp32_limit_vs_exact(reference, reference.exact(), [(256, 256)])
     assert 1e-3 <= limit <= 4e-3
-    (record,) = export_net(net, name="wide", formats=["tflite"], sizes=[256], precision="fp32", out_dir=tmp_path,
+    (record,) = export(net, name="wide", formats=["tflite"], sizes=[256], precision="fp32", out_dir=tmp_path,
                            cache=TemplateCache(graph_cache(tmp_path_factory)))
     assert record.max_abs_error <= limit
     assert record.max_abs_error <= 1e-3 or "own error" in record.verification

@@ -172,7 +172,7 @@ def test_onnx_dynamo_converts(net_and_graph, tmp_path) -> None:
 def test_litert_converts(net_and_graph, tmp_path) -> None:
     pytest.importorskip("litert_torch")
     from mobilestyle.export import tflite_format
-    from mobilestyle.runtimes import TfliteRunner
+    from mobilestyle.export.tflite_format import TfliteRunner
 
     net, _ = net_and_graph
     path = tmp_path / "graph.tflite"

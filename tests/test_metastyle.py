@@ -16,7 +16,7 @@ from torch.func import functional_call
 from mobilestyle.checkpoint import load_checkpoint
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, resize_short_side
 from mobilestyle.losses import PerceptualLoss
-from mobilestyle.models import load_model
+from mobilestyle.model_files import load_model
 from mobilestyle.training.metastyle import METASTYLE_LOSS, inner_adapt, metastyle_config, norm_parameter_names
 from mobilestyle.transformer import TransformNet
 from mobilestyle.vgg import VGGEncoder

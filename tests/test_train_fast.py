@@ -13,7 +13,7 @@ from conftest import run_cli, shared_path
 
 from mobilestyle.checkpoint import load_checkpoint
 from mobilestyle.meta import STATS_DIM, MetaNetwork
-from mobilestyle.models import load_model, save_model
+from mobilestyle.model_files import load_model, save_model
 from mobilestyle.vgg import TAP_CHANNELS, TAPS, split_statistics
 
 

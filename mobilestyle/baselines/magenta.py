@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export.tflite_format import tflite_interpreter
 from mobilestyle.images import center_crop_square
 
 PEERS_ENV = "MOBILESTYLE_PEERS"
@@ -50,8 +51,6 @@ class MagentaStylizer:
     """Run Magenta's two TFLite models with the project's LiteRT interpreter helper."""
 
     def __init__(self, folder: str | Path, variant: Variant = "int8", threads: int | None = None) -> None:
-        from mobilestyle.runtimes import tflite_interpreter
-
         if variant not in TRANSFER_FILES:
             raise MobilestyleError(f"unknown Magenta variant {variant!r}: use {' or '.join(TRANSFER_FILES)}")
         folder = Path(folder)

@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mobilestyle.bench.engines import Invoke
+from mobilestyle.bench.invokes import Invoke
 from mobilestyle.bench.records import BenchRecord, BenchResult
 from mobilestyle.bench.timing import sgemm_invoke, time_interleaved
 from mobilestyle.transformer import TransformNet

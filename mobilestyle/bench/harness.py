@@ -7,6 +7,7 @@ and ratios between them are meaningful even on a shared machine. See docs/bench.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,8 @@ import torch
 from tqdm import tqdm
 
 from mobilestyle.atomic import scratch_dir
-from mobilestyle.bench.baselines import time_baselines
+from mobilestyle.baselines.magenta import find_magenta_dir
+from mobilestyle.bench.alternatives import time_baselines
 from mobilestyle.bench.core import (
     CUDA_RUNTIMES,
     DEFAULT_RUNTIMES,
@@ -29,11 +31,19 @@ from mobilestyle.bench.core import (
     skip,
     time_group,
 )
-from mobilestyle.bench.engines import Invoke, onnx_invoke, tflite_invoke, torch_invoke
+from mobilestyle.bench.invokes import Invoke, onnx_invoke, tflite_invoke, torch_invoke
 from mobilestyle.bench.records import BenchRecord, BenchResult, Comparison, environment
 from mobilestyle.bench.style import style_side
 from mobilestyle.bench.timing import sgemm_peak_gflops
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import FORMATS, export, read_metadata
+from mobilestyle.export.model_format import check_sides, signature_name
+from mobilestyle.export.registry import format_of
+from mobilestyle.export.tflite_format import tflite_interpreter
+from mobilestyle.images import load_image
+from mobilestyle.meta import MetaNetwork
+from mobilestyle.model_files import load_model
+from mobilestyle.style_encoder import StyleEncoder, emit_style_net
 from mobilestyle.transformer import NetConfig, TransformNet, macs
 
 
@@ -47,8 +57,7 @@ def check_options(options: BenchOptions) -> None:
         raise MobilestyleError(f"unknown runtime {', '.join(unknown)}; choose from {', '.join(RUNTIMES)}")
     if options.repeats < 1 or options.warmup < 0:
         raise MobilestyleError("--repeats must be at least 1 and --warmup at least 0")
-    if not options.sizes or any(s % 4 or s < 64 or s > 2048 for s in options.sizes):
-        raise MobilestyleError("--sizes must be multiples of 4 from 64 to 2048")
+    check_sides(options.sizes, "sizes")
     if not options.threads or any(t < 1 for t in options.threads):
         raise MobilestyleError("--threads must be positive integers")
     if options.model_file is not None and not Path(options.model_file).is_file():
@@ -95,8 +104,6 @@ def _prepare_subject(options: BenchOptions, runtimes: list[str], work: Path, res
 
 
 def _net_subject(options: BenchOptions, log: Callable[[str], None]) -> Subject:
-    from mobilestyle.models import load_model
-
     try:
         loaded = load_model(options.checkpoint, expect="MetaNetwork")
     except MobilestyleError:
@@ -104,8 +111,6 @@ def _net_subject(options: BenchOptions, log: Callable[[str], None]) -> Subject:
             raise
         loaded = None
     if loaded is None:
-        from mobilestyle.meta import MetaNetwork
-
         config = NetConfig(base=options.base, padding=options.padding)  # type: ignore[arg-type]
         torch.manual_seed(0)
         log("no trained model available: timing random weights")
@@ -114,33 +119,26 @@ def _net_subject(options: BenchOptions, log: Callable[[str], None]) -> Subject:
         torch.manual_seed(0)
         return Subject(TransformNet(loaded.config).eval(), f"random (checkpoint {loaded.path.name} architecture; no --style given)",
                        meta_model=loaded.model, style_size=loaded.style_size, checkpoint=loaded.path)
-    from mobilestyle.images import load_image
-    from mobilestyle.models import StyleEncoder, emit_style_net
-
+    assert isinstance(loaded.model, MetaNetwork)
     net = emit_style_net(loaded.model, StyleEncoder.load(options.vgg_weights), load_image(options.style), loaded.style_size)
     return Subject(net, f"checkpoint {loaded.path.name} + style {Path(options.style).name}", meta_model=loaded.model,
                    style_size=loaded.style_size, checkpoint=loaded.path)
 
 
 def _file_subject(path: Path) -> Subject:
-    suffix = path.suffix.lower()
-    if suffix not in (".onnx", ".tflite"):
-        raise MobilestyleError(f"--model {path}: bench times .onnx or .tflite files (CoreML predictions need macOS)")
+    fmt = format_of(path)
+    if fmt is None or not fmt.runs_here:
+        suffixes = " or ".join(f.suffix for f in FORMATS.values() if f.runs_here)
+        raise MobilestyleError(f"--model {path}: bench times {suffixes} files (CoreML predictions need macOS)")
     precision = "unknown"  # a foreign file without our metadata is still timed
-    try:
-        from mobilestyle.export import read_metadata
-
+    with contextlib.suppress(Exception):  # any unreadable metadata just leaves the precision unknown
         precision = read_metadata(path).get("precision", precision)
-    except Exception:  # noqa: BLE001 - any unreadable metadata just leaves the precision unknown
-        pass
-    key = "onnx" if suffix == ".onnx" else f"tflite-{precision}"
+    key = _file_key(fmt.name, precision)
     return Subject(None, f"file {path.name}", files={key: path}, file_bytes={key: path.stat().st_size})
 
 
 def _export(subject: Subject, runtimes: list[str], options: BenchOptions, work: Path, result: BenchResult, log: Callable[[str], None]) -> None:
-    """Export the net through the project's exporter (mobilestyle.export.export_net), one call per precision."""
-    from mobilestyle.export import export_net
-
+    """Export the net through the project's exporter (mobilestyle.export.export), one call per precision."""
     assert subject.net is not None
     plan: dict[str, list[str]] = {}
     if "onnxruntime" in runtimes:
@@ -151,20 +149,23 @@ def _export(subject: Subject, runtimes: list[str], options: BenchOptions, work: 
     for precision, formats in tqdm(list(plan.items()), desc="export", unit="precision", leave=False):
         log(f"exporting {'+'.join(formats)} {precision}")
         try:
-            records = export_net(subject.net, name=f"bench-{precision}", formats=formats, sizes=list(options.sizes),
+            records = export(subject.net, name=f"bench-{precision}", formats=formats, sizes=list(options.sizes),
                                  precision=precision, out_dir=work / precision)
         except MobilestyleError as exc:
             result.skipped.append(f"{'+'.join(formats)} {precision}: export failed ({exc})")
             continue
         for record in records:
-            key = "onnx" if record.format == "onnx" else f"tflite-{precision}"
+            key = _file_key(record.format, precision)
             subject.files[key] = Path(record.path)
             subject.file_bytes[key] = record.bytes
 
 
-def _magenta_folder(options: BenchOptions, result: BenchResult) -> Path | None:
-    from mobilestyle.baselines.magenta import find_magenta_dir
+def _file_key(fmt: str, precision: str) -> str:
+    """How Subject.files names a file: "onnx" (always fp32), else "<format>-<precision>" ("tflite-int8")."""
+    return "onnx" if fmt == "onnx" else f"{fmt}-{precision}"
 
+
+def _magenta_folder(options: BenchOptions, result: BenchResult) -> Path | None:
     try:
         return find_magenta_dir(options.peers)
     except MobilestyleError as exc:
@@ -232,11 +233,9 @@ def _inference_candidates(options: BenchOptions, runtimes: list[str], subject: S
 
 def _tflite_entry(path: Path, size: int) -> tuple[str | None, tuple[int, int] | None]:
     """(signature to run for size x size, None) for a multi-size file; (None, its own HxW) for a single fixed-size graph."""
-    from mobilestyle.runtimes import tflite_interpreter
-
     interpreter = tflite_interpreter(path, 1)
     signatures = interpreter.get_signature_list()
-    wanted = f"size_{size}x{size}"
+    wanted = signature_name(size, size)
     if wanted in signatures:
         return wanted, None
     if any(name.startswith("size_") for name in signatures):

@@ -8,7 +8,12 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy
+import torch
+
+from mobilestyle import __version__
 from mobilestyle.bench.timing import Timing
+from mobilestyle.export.graph import GRAPH_VERSION
 
 
 @dataclass
@@ -88,9 +93,6 @@ class BenchResult:
 
 def environment() -> dict[str, Any]:
     """Machine, library versions and date of a run."""
-    import numpy
-    import torch
-
     versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
     for module, name in (("onnxruntime", "onnxruntime"), ("ai_edge_litert", "ai-edge-litert"), ("litert_torch", "litert-torch"),
                          ("onnx", "onnx")):
@@ -98,9 +100,6 @@ def environment() -> dict[str, Any]:
             versions[name] = __import__(module).__version__
         except (ImportError, AttributeError):
             versions[name] = None
-    from mobilestyle import __version__
-    from mobilestyle.export.graph import GRAPH_VERSION
-
     versions["mobilestyle"] = __version__
     versions["export_graph"] = GRAPH_VERSION
     return {

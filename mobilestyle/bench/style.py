@@ -8,20 +8,22 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from mobilestyle.atomic import scratch_dir
 from mobilestyle.bench.core import MAGENTA_PREDICT, BenchOptions, Candidate, Subject, skip, time_group
-from mobilestyle.bench.engines import tflite_invoke
+from mobilestyle.bench.invokes import tflite_invoke
 from mobilestyle.bench.records import BenchRecord, BenchResult
 from mobilestyle.bench.timing import time_interleaved
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import FORMATS, export
+from mobilestyle.images import load_image
+from mobilestyle.style_encoder import StyleEncoder
 
 
 def style_side(options: BenchOptions, subject: Subject, peers: Path | None, threads: int, peak: float, result: BenchResult,
                 log: Callable[[str], None]) -> None:
     """Meta-network forward (VGG encode + generate) and the whole export path per new style, vs Magenta's style predictor."""
-    from mobilestyle.models import StyleEncoder
-
     try:
         encoder = StyleEncoder.load(options.vgg_weights)
     except MobilestyleError as exc:
@@ -50,10 +52,6 @@ def style_side(options: BenchOptions, subject: Subject, peers: Path | None, thre
 
 
 def _style_image(options: BenchOptions) -> Any:
-    from PIL import Image
-
-    from mobilestyle.images import load_image
-
     if options.style is not None:
         return load_image(options.style)
     rng = np.random.default_rng(0)
@@ -62,14 +60,12 @@ def _style_image(options: BenchOptions) -> Any:
 
 def _export_path(options: BenchOptions, subject: Subject, encoder: Any, style: Any, threads: int, result: BenchResult) -> None:
     """Style image -> verified ONNX + TFLite fp32 files: what a user waits for per new style (template cache warm)."""
-    from mobilestyle.export import export_net
-
-    formats = ["onnx", "tflite"]
+    formats = [name for name, fmt in FORMATS.items() if fmt.runs_here]
     with scratch_dir("mobilestyle-bench-export") as out:
         def export_once() -> object:
             with torch.inference_mode():
                 net = subject.meta_model.emit(encoder.statistics(style, subject.style_size))
-            return export_net(net, name="style", formats=formats, sizes=list(options.sizes), precision="fp32", out_dir=Path(out))
+            return export(net, name="style", formats=formats, sizes=list(options.sizes), precision="fp32", out_dir=Path(out))
 
         try:
             timing = time_interleaved({"export": export_once}, repeats=3, warmup=1)["export"]
@@ -80,4 +76,4 @@ def _export_path(options: BenchOptions, subject: Subject, encoder: Any, style: A
     result.records.append(BenchRecord.from_timing(
         timing, kind="style", model="export-path", runtime="torch+export", device="cpu", precision="fp32", height=subject.style_size,
         width=subject.style_size, threads=threads, weights="random meta network" if subject.checkpoint is None else f"checkpoint {subject.checkpoint.name}",
-        note=f"encode + generate + export_net(onnx, tflite fp32, sizes {sizes}) incl. verification; conversion template cached after the warm-up"))
+        note=f"encode + generate + export({', '.join(formats)} fp32, sizes {sizes}) incl. verification; conversion template cached after the warm-up"))

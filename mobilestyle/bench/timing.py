@@ -7,6 +7,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import torch
+
+from mobilestyle.runners import torch_threads
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -65,10 +69,6 @@ def sgemm_peak_gflops(threads: int, size: int = 1024, repeats: int = 15) -> floa
 
     The best of ``repeats`` runs of a size x size x size torch.matmul: a practical limit for a conv net here.
     """
-    import torch
-
-    from mobilestyle.runtimes import torch_threads
-
     with torch_threads(threads):
         a = torch.randn(size, size)
         b = torch.randn(size, size)
@@ -85,8 +85,6 @@ def sgemm_peak_gflops(threads: int, size: int = 1024, repeats: int = 15) -> floa
 
 def sgemm_invoke(threads: int, size: int = 512) -> tuple[Callable[[], object], float]:
     """A size^3 float32 matmul at ``threads`` threads to time beside the models (same noise), and its FLOP count."""
-    import torch
-
     a = torch.randn(size, size)
     b = torch.randn(size, size)
     out = torch.empty(size, size)

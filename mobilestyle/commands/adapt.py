@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
+from mobilestyle.atomic import check_output_dir, removing_new_dirs, sha256_file
+from mobilestyle.commands.export import artifact_table, parse_formats
 from mobilestyle.commands.options import folder_or_shared, json_flag, vgg_weights_option
+from mobilestyle.data import list_images, readable_images
+from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import check_request, export
+from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
+from mobilestyle.images import load_image
+from mobilestyle.model_files import LoadedModel, save_model
+from mobilestyle.transformer import TransformNet
+from mobilestyle.vgg import VGGEncoder
 
-if TYPE_CHECKING:
-    from mobilestyle.transformer import TransformNet
 
 @click.command(help=__doc__)
 @click.argument("style_image", type=click.Path(dir_okay=False, path_type=Path))
@@ -34,8 +42,8 @@ if TYPE_CHECKING:
 @click.option("--arch", type=click.Choice(["8", "16", "32"]), default=None,
               help="Base width: picks the default initialization and the random net; must match --init PATH.  [default: 32]")
 @click.option("--format", "formats", multiple=True, metavar="tflite|onnx|coreml|all", help="Formats to write (repeat or comma-separate). Default: all.")
-@click.option("--size", "sizes", multiple=True, type=int, help="Square input side(s) of the exported model (multiple of 4, 64..2048). Default: 256.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True,
+@click.option("--size", "sizes", multiple=True, type=int, help=f"Square input side(s) of the exported model (multiple of 4, {MIN_SIDE}..{MAX_SIDE}). Default: 256.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True,
               help="Weight precision, as in `mobilestyle export`.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
               help="Output folder.")
@@ -50,22 +58,11 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
             out_dir: Path, name: str | None, save_checkpoint: bool, seed: int, no_progress: bool, vgg_weights: Path | None,
             as_json: bool) -> None:
     """Adapt, export, verify; prints one line per file (or JSON)."""
-    from mobilestyle.adaptation import AdaptSettings, adapt_net, load_initialization
-    from mobilestyle.atomic import check_output_dir, removing_new_dirs, sha256_file
-    from mobilestyle.commands.export import artifact_table, parse_formats
-    from mobilestyle.data import list_images, readable_images
-    from mobilestyle.errors import MobilestyleError
-    from mobilestyle.export import export_net
-    from mobilestyle.export.api import check_request, require_backends
-    from mobilestyle.images import load_image
-    from mobilestyle.vgg import VGGEncoder
-
     if image_size % 4:
         raise click.BadParameter("must be a multiple of 4", param_hint="--image-size")
     name = name or style_image.stem
     chosen, size_list = parse_formats(formats), list(sizes) or [256]
     check_request(chosen, size_list, precision, name)  # fail before adapting, not after
-    require_backends(chosen)
     style = load_image(style_image)
     check_output_dir(out_dir)  # before the adaptation, not after
     content_dir = folder_or_shared(content_dir, "--content", "data", "train", "content")
@@ -81,7 +78,7 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
     # file metadata names the initialization, without the local folders it came from
     adaptation = {"method": "metastyle", "init": Path(init_label).name, "adapt_steps": steps, "only_in": only_in}
     with removing_new_dirs(out_dir):
-        records = export_net(result.net, name=name, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir,
+        records = export(result.net, name=name, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir,
                              style_sha256=style_sha, extra_metadata=adaptation)
         checkpoint = _save_adapted(result.net, out_dir / f"{name}.safetensors", adaptation, style_sha) if save_checkpoint else None
     tail = result.losses[-10:]
@@ -109,8 +106,6 @@ def command(style_image: Path, content_dir: Path, steps: int, lr: float, batch_s
 
 
 def _save_adapted(net: TransformNet, target: Path, adaptation: dict, style_sha256: str) -> Path:
-    from mobilestyle.models import LoadedModel, save_model
-
     meta = {"method": "metastyle", "net": net.config.to_dict(), "model_class": "TransformNet", "adaptation": adaptation,
             "style_sha256": style_sha256}
     return save_model(LoadedModel(net, meta, target), target, fp16=False, note=f"adapted: {json.dumps(adaptation)}")

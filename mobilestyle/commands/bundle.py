@@ -8,15 +8,18 @@ precision, thumbnail) is written last and atomically. Bundling again adds or rep
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
+from mobilestyle import bundle
 from mobilestyle.atomic import ensure_writable_dir
 from mobilestyle.commands.options import checkpoint_option, json_flag, vgg_weights_option
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
 
 
 @click.command(help=__doc__)
@@ -26,9 +29,9 @@ from mobilestyle.errors import MobilestyleError
 @click.option("--web", "web_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also bundle for the browser demo (e.g. android_demo/web): ONNX and TFLite go to DIR/models/.")
 @click.option("--no-app", is_flag=True, help="Bundle only for the web demo.")
-@click.option("--size", type=click.IntRange(16, 2048), default=256, show_default=True,
+@click.option("--size", type=click.IntRange(MIN_SIDE, MAX_SIDE), default=256, show_default=True,
               help="Model input side when exporting style images (multiple of 4); probe size for dynamic models.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True, help="Precision when exporting style images.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True, help="Precision when exporting style images.")
 @click.option("--name", default=None, help="Style name when bundling one style (a-z 0-9 _ -). Default: the metadata's style name or the file stem.")
 @click.option("--clean", is_flag=True, help="Drop styles bundled earlier (only files their manifest names are deleted).")
 @click.option("--fixtures", "fixtures_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -52,13 +55,9 @@ def command(
     vgg_weights: Path | None,
     as_json: bool,
 ) -> None:
-    from mobilestyle import bundle
-
     summary: dict = {}
     if fixtures_dir is not None:
-        from mobilestyle.demo_fixtures import write_fixtures
-
-        summary["fixtures"] = [str(p) for p in write_fixtures(fixtures_dir)]
+        summary["fixtures"] = [str(p) for p in write_demo_fixtures(fixtures_dir)]
     if not inputs:
         if fixtures_dir is None:
             raise MobilestyleError("nothing to bundle: pass .tflite/.onnx models or style images")
@@ -97,3 +96,16 @@ def _report(summary: dict, as_json: bool) -> None:
         click.echo(f"{style['name']:<24} {files}" + (f"; onnx vs tflite max |diff| {diff:.4f}" if diff is not None else ""))
     for dest in summary.get("destinations", []):
         click.echo(f"{dest['label']:<4} {dest['manifest']}: {len(dest['styles_written'])} style(s) written, {dest['total_bytes'] / 1024:.0f} KiB in total")
+
+
+def write_demo_fixtures(folder: Path) -> list[Path]:
+    """The demo's golden fixtures, written by scripts/demo_fixtures.py of the source checkout (a development helper,
+    not part of the installed package)."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "demo_fixtures.py"
+    if not script.is_file():
+        raise MobilestyleError(f"--fixtures needs a source checkout of mobilestyle ({script} is missing)")
+    spec = importlib.util.spec_from_file_location("demo_fixtures", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_fixtures(folder)

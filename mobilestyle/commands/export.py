@@ -6,30 +6,34 @@ import json
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
+from mobilestyle.atomic import check_output_dir, removing_new_dirs, sha256_file
 from mobilestyle.commands.options import checkpoint_option, json_flag, vgg_weights_option
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import FORMAT_NAMES, ArtifactRecord, check_request, export
+from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
+from mobilestyle.images import load_image
+from mobilestyle.style_encoder import StyleNets
 
-FORMAT_CHOICES = ("onnx", "tflite", "coreml", "all")
+FORMAT_CHOICES = (*FORMAT_NAMES, "all")
 
 
 def parse_formats(values: tuple[str, ...]) -> list[str]:
-    from mobilestyle.export import FORMATS
-
     chosen: list[str] = []
     for value in values or ("all",):
         for item in value.split(","):
             item = item.strip().lower()
             if item == "all":
-                chosen += FORMATS
-            elif item in FORMATS:
+                chosen += FORMAT_NAMES
+            elif item in FORMAT_NAMES:
                 chosen.append(item)
             else:
                 raise MobilestyleError(f"unknown format {item!r}; choose from {', '.join(FORMAT_CHOICES)}")
     return list(dict.fromkeys(chosen))
 
 
-def artifact_table(records: list) -> str:
+def artifact_table(records: list[ArtifactRecord]) -> str:
     rows = [("file", "format", "precision", "size", "max abs err", "PSNR dB", "seconds", "verified by")]
     for r in records:
         size = f"{r.bytes / 1024:.0f} KiB"
@@ -55,8 +59,8 @@ patches its weights into the converted graph, then is verified like a fresh conv
 @click.argument("style_images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, metavar="onnx|tflite|coreml|all", help="Formats to write (repeat or comma-separate). Default: all.")
 @click.option("--size", "sizes", multiple=True, type=int,
-              help="Square input side(s) for TFLite signatures and CoreML's default (multiple of 4, 64..2048). Default: 256.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True, help="Weight precision (see above).")
+              help=f"Square input side(s) for TFLite signatures and CoreML's default (multiple of 4, {MIN_SIDE}..{MAX_SIDE}). Default: 256.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True, help="Weight precision (see above).")
 @checkpoint_option
 @vgg_weights_option
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output folder.")
@@ -65,12 +69,6 @@ patches its weights into the converted graph, then is verified like a fresh conv
 @json_flag
 def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tuple[int, ...], precision: str, checkpoint: Path | None,
             vgg_weights: Path | None, out_dir: Path, name: str | None, fresh: bool, as_json: bool) -> None:
-    from tqdm import tqdm
-
-    from mobilestyle.atomic import check_output_dir, removing_new_dirs
-    from mobilestyle.export.api import StyleExporter, check_request, require_backends
-    from mobilestyle.images import load_image
-
     chosen = parse_formats(formats)
     size_list = list(sizes) or [256]
     if name and len(style_images) > 1:
@@ -80,17 +78,16 @@ def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tup
         raise MobilestyleError("two style images have the same file name; export them separately with --name")
     for style_name in names:
         check_request(chosen, size_list, precision, style_name)
-    require_backends(chosen)
-    for path in style_images:
-        load_image(path)  # every bad input fails before any work
+    pictures = [load_image(path) for path in style_images]  # every bad input fails before any work
     check_output_dir(out_dir)  # created only when the first file is written; removed again if the export fails
     records = []
     with removing_new_dirs(out_dir):
-        exporter = StyleExporter(checkpoint, vgg_weights)
-        progress = tqdm(list(zip(style_images, names)), desc="export", unit="style", disable=as_json or len(style_images) < 2)
-        for path, style_name in progress:
-            records += exporter.export_style(path, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir,
-                                             name=style_name, fresh=fresh)
+        style_nets = StyleNets.load(checkpoint, vgg_weights)
+        jobs = list(zip(style_images, pictures, names))
+        for path, picture, style_name in tqdm(jobs, desc="export", unit="style", disable=as_json or len(jobs) < 2):
+            net = style_nets.net(picture)
+            records += export(net, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir, name=style_name,
+                              style_sha256=sha256_file(path), extra_metadata=style_nets.provenance(), fresh=fresh)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
     else:

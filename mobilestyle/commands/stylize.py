@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
+from mobilestyle.atomic import check_output_dir, check_output_file, removing_new_dirs
 from mobilestyle.commands.options import checkpoint_option, vgg_weights_option
 from mobilestyle.errors import MobilestyleError
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from mobilestyle.runtimes import Runner
+from mobilestyle.export import open_model
+from mobilestyle.export.model_format import MAX_RUN_SIDE
+from mobilestyle.images import center_crop_square, fit_short_side, load_image, make_grid, resize_short_side, save_image
+from mobilestyle.runners import Runner, TorchRunner
+from mobilestyle.style_encoder import StyleNets
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-MAX_SIZE = 4096  # --size ceiling; the working picture is also held under images.MAX_WORK_PIXELS
+MAX_SIZE = MAX_RUN_SIDE  # --size ceiling; the working picture is also held under images.MAX_WORK_PIXELS
 
 
 def _is_other_image_name(out: Path) -> bool:
     """-o x.gif / x.bmp / x.tiff: a picture name we cannot write (not a folder to create)."""
-    from PIL import Image
-
     suffix = out.suffix.lower()
     return bool(suffix) and suffix not in IMAGE_SUFFIXES and suffix in Image.registered_extensions() and not out.is_dir()
 
 
 def _targets(contents: tuple[Path, ...], out: Path, tag: str, grid: bool) -> list[Path]:
     """One output file per content image: ``out`` itself when it names an image file, else files in folder ``out``."""
-    from mobilestyle.atomic import check_output_dir, check_output_file
-
     suffix = "_grid.png" if grid else ".png"
     if _is_other_image_name(out):
         raise MobilestyleError(f"-o {out}: cannot write {out.suffix} pictures; use .png, .jpg or .webp (or a folder)")
@@ -63,11 +61,6 @@ side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is
 @click.option("--threads", type=click.IntRange(1), default=None, help="Runtime threads.")
 def command(contents: tuple[Path, ...], style_image: Path | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None,
             out: Path, size: int | None, grid: bool, threads: int | None) -> None:
-    from tqdm import tqdm
-
-    from mobilestyle.atomic import removing_new_dirs
-    from mobilestyle.images import load_image, make_grid, save_image
-
     if (style_image is None) == (model_file is None):
         raise MobilestyleError("give exactly one of --style STYLE_IMAGE or --model FILE.onnx|.tflite")
     if size is not None and size % 4:
@@ -87,15 +80,10 @@ def command(contents: tuple[Path, ...], style_image: Path | None, model_file: Pa
 
 def _runner(style_picture: Image.Image | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None,
             threads: int | None) -> Runner:
-    from mobilestyle.runtimes import TorchRunner, open_model
-
     if model_file is not None:
         return open_model(model_file, threads)
-    from mobilestyle.models import StyleEncoder, emit_style_net, load_model
-
-    loaded = load_model(checkpoint, expect="MetaNetwork")
-    net = emit_style_net(loaded.model, StyleEncoder.load(vgg_weights), style_picture, loaded.style_size)
-    return TorchRunner(net, threads)
+    assert style_picture is not None
+    return TorchRunner(StyleNets.load(checkpoint, vgg_weights).net(style_picture), threads)
 
 
 def _prepare(image: Image.Image, runner: Runner, size: int | None) -> Image.Image:
@@ -103,8 +91,6 @@ def _prepare(image: Image.Image, runner: Runner, size: int | None) -> Image.Imag
 
     Without --size a large photo is downscaled to fit images.MAX_WORK_PIXELS; with it, a result over that is refused.
     """
-    from mobilestyle.images import center_crop_square, fit_short_side, resize_short_side
-
     sizes = getattr(runner, "sizes", None)
     if sizes:
         squares = [h for h, w in sizes if h == w]
@@ -116,8 +102,6 @@ def _prepare(image: Image.Image, runner: Runner, size: int | None) -> Image.Imag
 
 
 def _run(runner: Runner, image: Image.Image) -> Image.Image:
-    from PIL import Image
-
     rgb = np.asarray(image, dtype=np.float32)
     out = runner.run(rgb)
     return Image.fromarray(np.clip(out, 0, 255).round().astype(np.uint8), "RGB")

@@ -99,7 +99,7 @@ class ShenFastMethod:
         # standardised over the paintings themselves (a resumed run keeps the values in its checkpoint)
         self.model.set_statistics_normalisation(originals[torch.isfinite(originals).all(1)])
         if extra.get("init"):  # e.g. the shipped fp16 model: a fresh machine continues from it with a new optimizer
-            from mobilestyle.models import load_model
+            from mobilestyle.model_files import load_model
 
             start = load_model(extra["init"], expect="MetaNetwork")
             if start.config != self.config:

@@ -1,9 +1,9 @@
 """Split a file into parts no larger than a limit, and join them back with sha256 checks.
 
 Used to bring checkpoints back from the GPU machine, whose returned files must each be <= 16 MiB:
-``python -m mobilestyle.shards split FILE OUT_DIR`` writes FILE.partNNN and FILE.manifest.json;
-``python -m mobilestyle.shards join OUT_DIR/FILE.manifest.json TARGET`` rebuilds FILE atomically.
-Plain Python (no torch), so it runs anywhere the working tree does.
+``python scripts/shards.py split FILE OUT_DIR`` writes FILE.partNNN and FILE.manifest.json;
+``python scripts/shards.py join OUT_DIR/FILE.manifest.json TARGET`` rebuilds FILE atomically.
+A development helper (not installed with the package); it needs mobilestyle importable (installed, or PYTHONPATH=.).
 """
 
 from __future__ import annotations

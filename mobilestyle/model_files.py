@@ -1,5 +1,5 @@
-"""Trained models: load checkpoints (full training state or slim fp16 model files), the default
-model shipped in the package, and the style encoder that feeds the meta network."""
+"""Trained model files: load checkpoints (full training state or slim fp16 model files) as a MetaNetwork or
+TransformNet, save slim model files, and find the default model shipped in the package's models/ folder."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from mobilestyle.checkpoint import load_checkpoint, prefixed, save_checkpoint
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.images import image_to_tensor, prepare_style
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.transformer import NetConfig, TransformNet
-from mobilestyle.vgg import VGGEncoder, style_statistics
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_META_MODEL = "meta8.safetensors"
@@ -41,29 +38,30 @@ def default_checkpoint(name: str = DEFAULT_META_MODEL) -> Path:
 @dataclass
 class LoadedModel:
     model: MetaNetwork | TransformNet
-    meta: dict[str, Any]
+    header: dict[str, Any]
+    """The checkpoint's JSON header (method, step, net, options, ...)."""
     path: Path
 
     @property
     def config(self) -> NetConfig:
-        return NetConfig.from_dict(self.meta["net"])
+        return NetConfig.from_dict(self.header["net"])
 
     @property
     def style_size(self) -> int:
-        options = self.meta.get("options", {})
-        return int(self.meta.get("style_size") or options.get("style_size") or options.get("image_size") or 256)
+        options = self.header.get("options", {})
+        return int(self.header.get("style_size") or options.get("style_size") or options.get("image_size") or 256)
 
 
-def _checked_header(path: Path, meta: dict[str, Any]) -> NetConfig:
+def _checked_header(path: Path, header: dict[str, Any]) -> NetConfig:
     """The architecture and style size a header states, refused when out of range (a crafted or damaged header)."""
-    if not isinstance(meta.get("net"), dict):
+    if not isinstance(header.get("net"), dict):
         raise MobilestyleError(f"checkpoint {path} does not say its architecture (no 'net' entry)")
     try:
-        config = NetConfig.from_dict(meta["net"])
+        config = NetConfig.from_dict(header["net"])
     except (TypeError, ValueError) as exc:
         raise MobilestyleError(f"checkpoint {path} has an invalid architecture: {exc}") from None
     try:
-        style_size = LoadedModel(None, meta, path).style_size  # type: ignore[arg-type]
+        style_size = LoadedModel(None, header, path).style_size  # type: ignore[arg-type]
     except (AttributeError, TypeError, ValueError):
         style_size = -1
     if not MIN_STYLE_SIZE <= style_size <= MAX_STYLE_SIZE:
@@ -74,11 +72,11 @@ def _checked_header(path: Path, meta: dict[str, Any]) -> NetConfig:
 def load_model(path: str | Path | None, expect: str | None = None) -> LoadedModel:
     """Load a MetaNetwork or TransformNet from a checkpoint; ``expect`` names the class required."""
     path = Path(path) if path else default_checkpoint()
-    tensors, meta = load_checkpoint(path)
-    model_class = meta.get("model_class")
+    tensors, header = load_checkpoint(path)
+    model_class = header.get("model_class")
     if expect and model_class != expect:
         raise MobilestyleError(f"{path} holds a {model_class}, but a {expect} is needed here")
-    config = _checked_header(path, meta)
+    config = _checked_header(path, header)
     model: MetaNetwork | TransformNet
     if model_class == "MetaNetwork":
         model = MetaNetwork(config)
@@ -93,7 +91,7 @@ def load_model(path: str | Path | None, expect: str | None = None) -> LoadedMode
         raise MobilestyleError(f"checkpoint {path} does not match its architecture ({str(exc).splitlines()[0][:100]})") from None
     if not all(torch.isfinite(v).all() for v in state.values()):
         raise MobilestyleError(f"checkpoint {path} holds NaN or infinite weights")
-    return LoadedModel(model.eval(), meta, Path(path))
+    return LoadedModel(model.eval(), header, Path(path))
 
 
 def save_model(loaded: LoadedModel, target: str | Path, fp16: bool = True, note: str = "") -> Path:
@@ -101,28 +99,6 @@ def save_model(loaded: LoadedModel, target: str | Path, fp16: bool = True, note:
     dtype = torch.float16 if fp16 else torch.float32
     tensors = {f"model.{k}": v.to(dtype) for k, v in loaded.model.state_dict().items()}
     keep = ("method", "step", "net", "model_class", "options")
-    meta = {k: loaded.meta[k] for k in keep if k in loaded.meta}
-    meta.update(kind="model", dtype=str(dtype).removeprefix("torch."), style_size=loaded.style_size, note=note)
-    return save_checkpoint(target, tensors, meta)
-
-
-class StyleEncoder:
-    """VGG-16 -> 1920 style statistics for the meta network (one frozen VGG, loaded once)."""
-
-    def __init__(self, vgg: VGGEncoder) -> None:
-        self.vgg = vgg
-
-    @classmethod
-    def load(cls, weights: str | Path | None = None) -> StyleEncoder:
-        return cls(VGGEncoder.from_weights(weights))
-
-    @torch.no_grad()
-    def statistics(self, style: Image.Image, style_size: int) -> torch.Tensor:
-        device = next(self.vgg.parameters()).device
-        tensor = image_to_tensor(prepare_style(style, style_size)).to(device)
-        return style_statistics(self.vgg(tensor))
-
-
-def emit_style_net(meta_model: MetaNetwork, encoder: StyleEncoder, style: Image.Image, style_size: int) -> TransformNet:
-    """Style image -> standalone transformation net (one meta-network forward pass)."""
-    return meta_model.emit(encoder.statistics(style, style_size))
+    header = {k: loaded.header[k] for k in keep if k in loaded.header}
+    header.update(kind="model", dtype=str(dtype).removeprefix("torch."), style_size=loaded.style_size, note=note)
+    return save_checkpoint(target, tensors, header)

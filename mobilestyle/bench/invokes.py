@@ -1,4 +1,6 @@
-"""Zero-copy inference callables per runtime, for timing (inputs prepared once, outputs discarded)."""
+"""Zero-copy inference callables per runtime, for timing (inputs prepared once, outputs discarded).
+
+The plain way to run a file (checked inputs, HxWx3 in and out) is a Runner: mobilestyle.export.open_model."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import torch
 from torch import nn
 
 from mobilestyle.errors import MissingBackendError, MobilestyleError
+from mobilestyle.export.tflite_format import tflite_interpreter
 
 Invoke = Callable[[], object]
 
@@ -47,8 +50,6 @@ def onnx_invoke(path: Path, size: tuple[int, int], threads: int, device: str = "
 
 def tflite_invoke(path: Path, threads: int, signature: str | None = None) -> Invoke:
     """A call that runs the .tflite file (one signature, or its only graph) once in LiteRT with XNNPACK."""
-    from mobilestyle.runtimes import tflite_interpreter
-
     interpreter = tflite_interpreter(path, threads)
     if signature:
         runner = interpreter.get_signature_runner(signature)

@@ -1,4 +1,6 @@
-"""What a user would do instead of the meta network: Johnson per-style training and Gatys optimization, timed per step."""
+"""What a user would do instead of the meta network: Johnson per-style training and Gatys optimization, timed per step.
+
+(The baselines themselves live in mobilestyle/baselines/; this times them for `bench --baselines`.)"""
 
 from __future__ import annotations
 
@@ -6,22 +8,18 @@ from collections.abc import Callable
 
 import torch
 
+from mobilestyle.baselines.gatys import optimize_image
 from mobilestyle.bench.core import GATYS_STEPS, JOHNSON_BATCH, JOHNSON_STEPS, BenchOptions, Subject, skip
 from mobilestyle.bench.records import BenchRecord, BenchResult
 from mobilestyle.bench.timing import time_interleaved
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.losses import LossWeights, PerceptualLoss
 from mobilestyle.transformer import NetConfig, TransformNet
+from mobilestyle.vgg import VGGEncoder
 
 
 def time_baselines(options: BenchOptions, subject: Subject, result: BenchResult, log: Callable[[str], None]) -> None:
     """What a user would do instead: Johnson per-style training, Gatys optimization (per-step time, extrapolated)."""
-    from mobilestyle.losses import LossWeights, PerceptualLoss
-    from mobilestyle.vgg import VGGEncoder
-
-    try:
-        from mobilestyle.baselines.gatys import optimize_image
-    except ImportError:
-        optimize_image = None  # type: ignore[assignment]
     try:
         vgg = VGGEncoder.from_weights(options.vgg_weights).eval()
     except MobilestyleError as exc:
@@ -52,9 +50,6 @@ def time_baselines(options: BenchOptions, subject: Subject, result: BenchResult,
     result.records.append(BenchRecord.from_timing(
         timing, kind="baseline", model="johnson-train-step", runtime="torch", device="cpu", precision="fp32", height=side, width=side,
         threads=threads, weights="random", note=f"one training step (same net, VGG losses, Adam), batch {JOHNSON_BATCH}; x {JOHNSON_STEPS} steps = {hours:.1f} h per style (extrapolated)"))
-    if optimize_image is None:
-        skip(result, "gatys: mobilestyle.baselines.gatys is not available")
-        return
     image = content[:1]
     log("baselines: Gatys steps")
     timing = time_interleaved({"gatys": lambda: optimize_image(loss, image, target, 1)}, repeats=steps, warmup=1)["gatys"]
