@@ -82,19 +82,31 @@ def measure(runner, images: list[tuple[str, np.ndarray]], fp32: list[np.ndarray]
 
 
 def summary(errors: list[float], exact: list[float]) -> dict:
-    return {"max_abs": max(errors), "median_abs": statistics.median(errors), "max_abs_vs_float64": max(exact),
-            "median_abs_vs_float64": statistics.median(exact), "checked_max_abs": max(min(a, b) for a, b in zip(errors, exact)),
-            "per_image_max_abs": [round(e, 6) for e in errors], "per_image_max_abs_vs_float64": [round(e, 6) for e in exact]}
+    return {
+        "max_abs": max(errors),
+        "median_abs": statistics.median(errors),
+        "max_abs_vs_float64": max(exact),
+        "median_abs_vs_float64": statistics.median(exact),
+        "checked_max_abs": max(min(a, b) for a, b in zip(errors, exact)),
+        "per_image_max_abs": [round(e, 6) for e in errors],
+        "per_image_max_abs_vs_float64": [round(e, 6) for e in exact],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="meta-network checkpoint (default: the shipped model)")
     parser.add_argument("--vgg-weights", type=Path, default=None)
-    parser.add_argument("--styles", type=Path, nargs="+", required=SHARED is None,
-                        default=SHARED and [SHARED / "data/eval/style/la_muse.jpg", SHARED / "data/eval/style/starry_night.jpg"])
-    parser.add_argument("--content", type=Path, required=SHARED is None, default=SHARED and SHARED / "data/eval/content",
-                        help="folder of photos")
+    parser.add_argument(
+        "--styles",
+        type=Path,
+        nargs="+",
+        required=SHARED is None,
+        default=SHARED and [SHARED / "data/eval/style/la_muse.jpg", SHARED / "data/eval/style/starry_night.jpg"],
+    )
+    parser.add_argument(
+        "--content", type=Path, required=SHARED is None, default=SHARED and SHARED / "data/eval/content", help="folder of photos"
+    )
     parser.add_argument("--photos", type=int, default=12)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--compare-one-step-mean", action="store_true")
@@ -121,8 +133,18 @@ def main() -> None:
             fp32 = [reference.run(im) for _, im in images]
             fp64 = [reference.exact().run(im) for _, im in images]
             own = [float(np.abs(a - b).max()) for a, b in zip(fp32, fp64)]  # the fp32 reference's own rounding
-            rows.append({"style": style.stem, "format": "pytorch", "precision": "fp32", "graph": "reference (TransformNet)", "bytes": None,
-                         **summary([0.0] * len(own), own), "min_psnr_db": None, "finite": True})
+            rows.append(
+                {
+                    "style": style.stem,
+                    "format": "pytorch",
+                    "precision": "fp32",
+                    "graph": "reference (TransformNet)",
+                    "bytes": None,
+                    **summary([0.0] * len(own), own),
+                    "min_psnr_db": None,
+                    "finite": True,
+                }
+            )
             cases = [(fmt, precision, CURRENT) for fmt, precision in CASES]
             cases += [("tflite", "fp32", ONE_STEP)] if args.compare_one_step_mean else []
             for fmt, precision, graph in cases:
@@ -131,19 +153,39 @@ def main() -> None:
                     path = out_dir / f"{style.stem}.tflite"
                     out_dir.mkdir(parents=True)
                     with one_step_means():
-                        path.write_bytes(next(iter(tflite_format.convert(export_graph(net, static_shapes=True), [args.size], precision).values())))
+                        path.write_bytes(
+                            next(iter(tflite_format.convert(export_graph(net, static_shapes=True), [args.size], precision).values()))
+                        )
                     record_bytes = path.stat().st_size
                 else:
                     (record,) = export(net, name=style.stem, formats=[fmt], sizes=[args.size], precision=precision, out_dir=out_dir)
                     path, record_bytes = Path(record.path), record.bytes
-                row = {"style": style.stem, "format": fmt, "precision": precision, "graph": graph, "bytes": record_bytes,
-                       **measure(open_model(path, threads=1), images, fp32, fp64)}
+                row = {
+                    "style": style.stem,
+                    "format": fmt,
+                    "precision": precision,
+                    "graph": graph,
+                    "bytes": record_bytes,
+                    **measure(open_model(path, threads=1), images, fp32, fp64),
+                }
                 rows.append(row)
-                print(f"{style.stem:14s} {fmt:6s} {precision:4s} {graph:15s} max {row['max_abs']:.2e} median {row['median_abs']:.2e} "
-                      f"(vs float64 {row['max_abs_vs_float64']:.2e})  PSNR >= {row['min_psnr_db']} dB", flush=True)
-    result = {"environment": environment(), "settings": {"checkpoint": str(args.checkpoint), "size": args.size,
-              "photos": [name for name, _ in images], "styles": [s.name for s in args.styles], "threads": 1}, "targets": TARGETS,
-              "rows": rows}
+                print(
+                    f"{style.stem:14s} {fmt:6s} {precision:4s} {graph:15s} max {row['max_abs']:.2e} median {row['median_abs']:.2e} "
+                    f"(vs float64 {row['max_abs_vs_float64']:.2e})  PSNR >= {row['min_psnr_db']} dB",
+                    flush=True,
+                )
+    result = {
+        "environment": environment(),
+        "settings": {
+            "checkpoint": str(args.checkpoint),
+            "size": args.size,
+            "photos": [name for name, _ in images],
+            "styles": [s.name for s in args.styles],
+            "threads": 1,
+        },
+        "targets": TARGETS,
+        "rows": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"export_parity-{args.size}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / f"export_parity-{args.size}.md").write_text(markdown(result))
@@ -152,29 +194,40 @@ def main() -> None:
 def markdown(result: dict) -> str:
     env, settings = result["environment"], result["settings"]
     lines = [
-        "# Export parity on eval photos", "",
-        f"{env['date']} · {env['machine']} · " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()), "",
+        "# Export parity on eval photos",
+        "",
+        f"{env['date']} · {env['machine']} · " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "",
         f"{len(settings['photos']) - 1} eval photos + the exporter's test image at {settings['size']}², styles "
-        f"{', '.join(settings['styles'])}, checkpoint {settings['checkpoint']}, one thread. Errors on the 0..255 scale.", "",
+        f"{', '.join(settings['styles'])}, checkpoint {settings['checkpoint']}, one thread. Errors on the 0..255 scale.",
+        "",
         "| style | file | graph | bytes | vs PyTorch fp32: max | median | vs float64: max | median | as `export` checks: max | "
-        "min PSNR (dB) | target |", "|---|---|---|---|---|---|---|---|---|---|---|",
-        *(row_markdown(r, result["targets"]) for r in result["rows"]), "",
+        "min PSNR (dB) | target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *(row_markdown(r, result["targets"]) for r in result["rows"]),
+        "",
         "*As `export` checks*: per photo the smaller of the two errors (the exporter passes an fp32 file when either is within",
-        "the limit: it measures against float64 before failing it), then the worst photo.", "",
+        "the limit: it measures against float64 before failing it), then the worst photo.",
+        "",
         "Per-photo errors are in the .json beside this file. The `pytorch fp32` rows are the reference itself against float64: where it is",
-        "far off (an ill-conditioned photo for these weights), every fp32 file is measured against a noisy reference.", "",
+        "far off (an ill-conditioned photo for these weights), every fp32 file is measured against a noisy reference.",
+        "",
     ]
     return "\n".join(lines)
 
 
 def row_markdown(r: dict, targets: dict) -> str:
     if r["bytes"] is None:  # the PyTorch fp32 reference against float64
-        return (f"| {r['style']} | {r['format']} {r['precision']} | {r['graph']} | — | — | — | {r['max_abs_vs_float64']:.2e} "
-                f"| {r['median_abs_vs_float64']:.2e} | — | — | — |")
+        return (
+            f"| {r['style']} | {r['format']} {r['precision']} | {r['graph']} | — | — | — | {r['max_abs_vs_float64']:.2e} "
+            f"| {r['median_abs_vs_float64']:.2e} | — | — | — |"
+        )
     checked = f"{r['checked_max_abs']:.2e}" if r["precision"] == "fp32" else "—"
-    return (f"| {r['style']} | {r['format']} {r['precision']} | {r['graph']} | {r['bytes']} | {r['max_abs']:.2e} | {r['median_abs']:.2e} "
-            f"| {r['max_abs_vs_float64']:.2e} | {r['median_abs_vs_float64']:.2e} | {checked} | {r['min_psnr_db']} "
-            f"| {targets[r['precision']]} |")
+    return (
+        f"| {r['style']} | {r['format']} {r['precision']} | {r['graph']} | {r['bytes']} | {r['max_abs']:.2e} | {r['median_abs']:.2e} "
+        f"| {r['max_abs_vs_float64']:.2e} | {r['median_abs_vs_float64']:.2e} | {checked} | {r['min_psnr_db']} "
+        f"| {targets[r['precision']]} |"
+    )
 
 
 if __name__ == "__main__":

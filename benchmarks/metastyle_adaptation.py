@@ -2,7 +2,8 @@
 (= a Johnson net trained from scratch for the same steps), and seconds per adaptation step on this machine.
 
     python benchmarks/metastyle_adaptation.py --init RUN_DIR --content $MOBILESTYLE_SHARED/data/train/content/bsds \
-        --eval-content $MOBILESTYLE_SHARED/data/eval/content --styles $MOBILESTYLE_SHARED/data/eval/style/wave.jpg,$MOBILESTYLE_SHARED/data/eval/style/candy.jpg \
+        --eval-content $MOBILESTYLE_SHARED/data/eval/content \
+        --styles $MOBILESTYLE_SHARED/data/eval/style/wave.jpg,$MOBILESTYLE_SHARED/data/eval/style/candy.jpg \
         --vgg-weights $MOBILESTYLE_SHARED/weights/vgg16_caffe_features.pth --image-size 32 --batch-size 4 --steps 0,25,50,100,200
 
 The loss is the MetaStyle perceptual loss (total, as exported: clamped output) on a fixed batch of held-out
@@ -48,8 +49,9 @@ def main() -> None:
     files = list_images(args.content)
     eval_files = list_images(args.eval_content)[: args.eval_count]
     eval_batch = torch.cat([image_to_tensor(center_crop_square(load_image(f), args.image_size)) for f in eval_files])
-    settings = AdaptSettings(steps=max(record_at), batch_size=args.batch_size, image_size=args.image_size,
-                             only_norm=args.only_in, seed=args.seed)
+    settings = AdaptSettings(
+        steps=max(record_at), batch_size=args.batch_size, image_size=args.image_size, only_norm=args.only_in, seed=args.seed
+    )
     learned_net, _ = load_initialization(args.init)
     base = learned_net.config.base
     rows = []
@@ -58,16 +60,32 @@ def main() -> None:
         for label, init in (("learned", args.init), ("random", "random")):
             net, _ = load_initialization(init, base=base, seed=args.seed)
             result = adapt_net(net, style, files, vgg, settings, eval_batch=eval_batch, eval_at=record_at)
-            rows.append({"style": Path(style_path).stem, "init": label, "loss": {str(k): v for k, v in result.eval_losses.items()},
-                         "seconds_per_step": result.seconds_per_step, "seconds_100_steps": 100 * (result.seconds_per_step or 0.0)})
+            rows.append(
+                {
+                    "style": Path(style_path).stem,
+                    "init": label,
+                    "loss": {str(k): v for k, v in result.eval_losses.items()},
+                    "seconds_per_step": result.seconds_per_step,
+                    "seconds_100_steps": 100 * (result.seconds_per_step or 0.0),
+                }
+            )
             losses = "  ".join(f"{k}:{v:.4g}" for k, v in result.eval_losses.items())
             print(f"{Path(style_path).stem:12s} {label:8s} {result.seconds_per_step or 0:.3f} s/step  {losses}", flush=True)
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads()},
-        "init": str(args.init), "arch": learned_net.config.to_dict(), "image_size": args.image_size, "batch_size": args.batch_size,
-        "eval_images": [f.name for f in eval_files], "only_in": args.only_in, "rows": rows,
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+        "init": str(args.init),
+        "arch": learned_net.config.to_dict(),
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "eval_images": [f.name for f in eval_files],
+        "only_in": args.only_in,
+        "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))

@@ -23,10 +23,22 @@ from mobilestyle.vgg import VGGEncoder
 
 
 def border_shift(images: torch.Tensor, ring: int = 8) -> float:
-    outer = torch.cat([images[..., :ring, :].flatten(), images[..., -ring:, :].flatten(),
-                       images[..., :, :ring].flatten(), images[..., :, -ring:].flatten()]).mean()
-    inner = torch.cat([images[..., ring:2 * ring, ring:-ring].flatten(), images[..., -2 * ring:-ring, ring:-ring].flatten(),
-                       images[..., ring:-ring, ring:2 * ring].flatten(), images[..., ring:-ring, -2 * ring:-ring].flatten()]).mean()
+    outer = torch.cat(
+        [
+            images[..., :ring, :].flatten(),
+            images[..., -ring:, :].flatten(),
+            images[..., :, :ring].flatten(),
+            images[..., :, -ring:].flatten(),
+        ]
+    ).mean()
+    inner = torch.cat(
+        [
+            images[..., ring : 2 * ring, ring:-ring].flatten(),
+            images[..., -2 * ring : -ring, ring:-ring].flatten(),
+            images[..., ring:-ring, ring : 2 * ring].flatten(),
+            images[..., ring:-ring, -2 * ring : -ring].flatten(),
+        ]
+    ).mean()
     return abs(float(outer - inner))
 
 
@@ -65,7 +77,10 @@ def main() -> None:
         results[name] = sums
     print("| padding | content | style | total | border shift |\n|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['content_loss'] / 1e6:.3f} M | {r['style_loss'] / 1e6:.2f} M | {r['total_loss'] / 1e6:.2f} M | {r['border_shift']:.1f} |")
+        print(
+            f"| {name} | {r['content_loss'] / 1e6:.3f} M | {r['style_loss'] / 1e6:.2f} M | {r['total_loss'] / 1e6:.2f} M "
+            f"| {r['border_shift']:.1f} |"
+        )
     print(json.dumps(results))
 
 

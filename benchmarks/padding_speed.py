@@ -51,7 +51,8 @@ def main() -> None:
                     files[f"{padding}/{graph}/{fmt}"] = path
         for threads in (int(t) for t in args.threads.split(",")):
             invokes = {
-                key: tflite_invoke(path, threads, signature_name(args.size, args.size)) if key.endswith("tflite")
+                key: tflite_invoke(path, threads, signature_name(args.size, args.size))
+                if key.endswith("tflite")
                 else onnx_invoke(path, (args.size, args.size), threads)
                 for key, path in files.items()
             }
@@ -59,15 +60,25 @@ def main() -> None:
             for key, timing in timings.items():
                 padding, graph, runtime = key.split("/")
                 zero = timings[f"zero/{graph}/{runtime}"].median_ms
-                rows.append({
-                    "padding": padding, "graph": graph, "runtime": runtime, "threads": threads, "size": args.size,
-                    "median_ms": round(timing.median_ms, 2), "p90_ms": round(timing.p90_ms, 2),
-                    "vs_zero": round(timing.median_ms / zero, 2), "gmacs": round(macs(NetConfig(padding=padding), args.size, args.size) / 1e9, 3),
-                })
+                rows.append(
+                    {
+                        "padding": padding,
+                        "graph": graph,
+                        "runtime": runtime,
+                        "threads": threads,
+                        "size": args.size,
+                        "median_ms": round(timing.median_ms, 2),
+                        "p90_ms": round(timing.p90_ms, 2),
+                        "vs_zero": round(timing.median_ms / zero, 2),
+                        "gmacs": round(macs(NetConfig(padding=padding), args.size, args.size) / 1e9, 3),
+                    }
+                )
     print(f"{'padding':8s} {'graph':6s} {'runtime':7s} {'thr':>3s} {'median ms':>10s} {'p90 ms':>8s} {'x zero':>7s} {'GMAC':>6s}")
     for r in rows:
-        print(f"{r['padding']:8s} {r['graph']:6s} {r['runtime']:7s} {r['threads']:3d} {r['median_ms']:10.2f} {r['p90_ms']:8.2f} "
-              f"{r['vs_zero']:7.2f} {r['gmacs']:6.3f}")
+        print(
+            f"{r['padding']:8s} {r['graph']:6s} {r['runtime']:7s} {r['threads']:3d} {r['median_ms']:10.2f} {r['p90_ms']:8.2f} "
+            f"{r['vs_zero']:7.2f} {r['gmacs']:6.3f}"
+        )
     if args.out:
         meta = {**environment(), "graph": args.graph, "repeats": args.repeats}
         args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

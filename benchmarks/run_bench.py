@@ -50,8 +50,14 @@ def main() -> None:
     if args.vgg_weights is None:
         args.vgg_weights = _shared("weights", "vgg16_caffe_features.pth")
     options = BenchOptions(
-        sizes=_ints(args.sizes), threads=_ints(args.threads), repeats=args.repeats, vgg_weights=args.vgg_weights, peers=args.peers,
-        checkpoint=args.checkpoint, style=args.style, runtimes=list(DEFAULT_RUNTIMES) + [r for r in args.extra_runtimes.split(",") if r],
+        sizes=_ints(args.sizes),
+        threads=_ints(args.threads),
+        repeats=args.repeats,
+        vgg_weights=args.vgg_weights,
+        peers=args.peers,
+        checkpoint=args.checkpoint,
+        style=args.style,
+        runtimes=list(DEFAULT_RUNTIMES) + [r for r in args.extra_runtimes.split(",") if r],
         baselines=not args.no_baselines,
     )
     result = run_bench(options, log=print)

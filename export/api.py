@@ -149,8 +149,16 @@ def export(
         if key not in graphs:
             graphs[key] = export_graph(fp16_net if fp16_net is not None and stored == "fp16" else net, static_shapes=fmt.static_shapes)
         metadata = build_metadata(
-            format=fmt.name, style_name=name, style_sha256=style_sha256, sizes=fmt.metadata_sizes(sizes), layout=fmt.layout,
-            precision=stored, arch=net.config.to_dict(), input_name=fmt.input_name, output_name=fmt.output_name, extra=extra_metadata,
+            format=fmt.name,
+            style_name=name,
+            style_sha256=style_sha256,
+            sizes=fmt.metadata_sizes(sizes),
+            layout=fmt.layout,
+            precision=stored,
+            arch=net.config.to_dict(),
+            input_name=fmt.input_name,
+            output_name=fmt.output_name,
+            extra=extra_metadata,
         )
         files, how = model_files(fmt, graphs[key], sizes, precision, metadata, cache=cache, fresh=fresh)
         target = out_dir / f"{name}{fmt.suffix}"
@@ -158,10 +166,20 @@ def export(
             fmt.write(files, tmp)
             verification, result = fmt.verify(tmp, reference, sizes, precision, what=target.name)
         note = f"{how}; {fp16_note}" if stored == "fp16" else how
-        records.append(ArtifactRecord(
-            path=str(target), bytes=_size_on_disk(target), format=fmt.name, precision=stored, sizes=metadata["sizes"],
-            max_abs_error=None if result is None else result.max_abs_error, psnr_db=None if result is None else result.psnr_db,
-            verified=True, verification=f"{verification} ({note})", seconds=round(time.perf_counter() - start, 3),
-            style_name=name, style_sha256=style_sha256,
-        ))
+        records.append(
+            ArtifactRecord(
+                path=str(target),
+                bytes=_size_on_disk(target),
+                format=fmt.name,
+                precision=stored,
+                sizes=metadata["sizes"],
+                max_abs_error=None if result is None else result.max_abs_error,
+                psnr_db=None if result is None else result.psnr_db,
+                verified=True,
+                verification=f"{verification} ({note})",
+                seconds=round(time.perf_counter() - start, 3),
+                style_name=name,
+                style_sha256=style_sha256,
+            )
+        )
     return records

@@ -46,9 +46,13 @@ def convert(graph: nn.Module, default_size: int, precision: str) -> dict[str, by
         side = ct.RangeDim(lower_bound=MIN_SIDE, upper_bound=MAX_RUN_SIDE, default=default_size)
         model = ct.convert(
             traced,
-            inputs=[ct.ImageType(name=INPUT_NAME, shape=(1, 3, side, side), color_layout=ct.colorlayout.RGB, scale=1.0, bias=[0.0, 0.0, 0.0])],
+            inputs=[
+                ct.ImageType(name=INPUT_NAME, shape=(1, 3, side, side), color_layout=ct.colorlayout.RGB, scale=1.0, bias=[0.0, 0.0, 0.0])
+            ],
             outputs=[ct.ImageType(name=OUTPUT_NAME, color_layout=ct.colorlayout.RGB)],
-            convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16, skip_model_load=True,
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS16,
+            skip_model_load=True,
             compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
         )
     model.user_defined_metadata[METADATA_KEY] = PLACEHOLDER
@@ -129,8 +133,10 @@ def check_spec(package: Path, precision: str) -> str:
     if problems:
         raise MobilestyleError(f"{package.name}: CoreML spec check failed: {'; '.join(problems)}")
     size_range = inputs[0].type.imageType.imageSizeRange
-    return (f"coreml spec ok: mlprogram, RGB image {INPUT_NAME} -> {OUTPUT_NAME}, sides "
-            f"{size_range.heightRange.lowerBound}..{size_range.heightRange.upperBound}, {precision} weights (predictions need macOS)")
+    return (
+        f"coreml spec ok: mlprogram, RGB image {INPUT_NAME} -> {OUTPUT_NAME}, sides "
+        f"{size_range.heightRange.lowerBound}..{size_range.heightRange.upperBound}, {precision} weights (predictions need macOS)"
+    )
 
 
 class CoremlFormat(ModelFormat):
@@ -157,9 +163,7 @@ class CoremlFormat(ModelFormat):
     def write(self, files: dict[str, bytes], target: Path) -> None:
         write_package(files, target)
 
-    def verify(
-        self, path: Path, reference: TorchReference, sizes: Sequence[int], precision: str, what: str
-    ) -> tuple[str, Parity | None]:
+    def verify(self, path: Path, reference: TorchReference, sizes: Sequence[int], precision: str, what: str) -> tuple[str, Parity | None]:
         """Predictions need macOS: check the package's spec instead."""
         return check_spec(path, self.file_precision(precision)), None
 

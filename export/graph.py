@@ -190,6 +190,8 @@ class PlainInstanceNorm(nn.Module):
     as the full-resolution one (statistics shared by each channel's ``groups`` phases). ``static_shapes``:
     the graph is traced at fixed sizes (TFLite), so large planes may be block-averaged first."""
 
+    phase_mean: torch.Tensor
+
     def __init__(self, norm: InstanceNorm, channels: int, groups: int = 1, static_shapes: bool = False) -> None:
         super().__init__()
         self.groups = groups
@@ -233,6 +235,7 @@ class ExportGraph(nn.Module):
 
         # conv0 on 2x2 blocks, input scaling folded in: conv(x / 127.5 - 1) = conv'(x - 127.5)
         self.conv0_weight = _param(block_conv_weight(net.conv0.conv.weight / HALF_RANGE))
+        assert net.conv0.conv.bias is not None
         self.conv0_bias = _param(net.conv0.conv.bias.repeat_interleave(4))
         self.conv1_weight = _param(strided_block_conv_weight(net.conv1.weight))
         self.norm1 = PlainInstanceNorm(net.norm1, 2 * base, static_shapes=static_shapes)

@@ -65,7 +65,7 @@ class Layout:
         out = {name: bytearray(data) for name, data in files.items()}
         for slot in self.slots:
             data = slot.encode(flat)
-            out[slot.file][slot.offset:slot.offset + len(data)] = data
+            out[slot.file][slot.offset : slot.offset + len(data)] = data
         return {name: bytes(data) for name, data in out.items()}
 
 

@@ -19,13 +19,30 @@ PLACEHOLDER = ('{"mobilestyle_placeholder": "' + "#" * (METADATA_BYTES - 40)).lj
 
 
 def build_metadata(
-    *, format: str, style_name: str, style_sha256: str | None, sizes: list[list[int]] | str, layout: str,
-    precision: str, arch: dict, input_name: str, output_name: str, extra: dict | None = None,
+    *,
+    format: str,
+    style_name: str,
+    style_sha256: str | None,
+    sizes: list[list[int]] | str,
+    layout: str,
+    precision: str,
+    arch: dict,
+    input_name: str,
+    output_name: str,
+    extra: dict | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "mobilestyle_version": __version__, "format": format, "style_name": style_name, "style_sha256": style_sha256,
-        "sizes": sizes, "layout": layout, "value_range": [0, 255], "precision": precision, "arch": arch,
-        "input_name": input_name, "output_name": output_name,
+        "mobilestyle_version": __version__,
+        "format": format,
+        "style_name": style_name,
+        "style_sha256": style_sha256,
+        "sizes": sizes,
+        "layout": layout,
+        "value_range": [0, 255],
+        "precision": precision,
+        "arch": arch,
+        "input_name": input_name,
+        "output_name": output_name,
     }
     data.update(extra or {})
     return data

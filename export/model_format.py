@@ -49,9 +49,7 @@ def check_sides(sizes: Sequence[int], what: str = "size") -> None:
         raise MobilestyleError(f"give at least one --{what}")
     for size in sizes:
         if size % SIDE_MULTIPLE or not MIN_SIDE <= size <= MAX_SIDE:
-            raise MobilestyleError(
-                f"unsupported {what} {size}: sizes must be multiples of {SIDE_MULTIPLE} from {MIN_SIDE} to {MAX_SIDE}"
-            )
+            raise MobilestyleError(f"unsupported {what} {size}: sizes must be multiples of {SIDE_MULTIPLE} from {MIN_SIDE} to {MAX_SIDE}")
 
 
 class ModelFormat:
@@ -132,9 +130,7 @@ class ModelFormat:
     verify_label = ""
     """Who ran the file in verification, e.g. "onnxruntime"; the label adds "vs PyTorch"."""
 
-    def verify(
-        self, path: Path, reference: TorchReference, sizes: Sequence[int], precision: str, what: str
-    ) -> tuple[str, Parity | None]:
+    def verify(self, path: Path, reference: TorchReference, sizes: Sequence[int], precision: str, what: str) -> tuple[str, Parity | None]:
         """Check the file at ``path`` (named ``what`` in errors) against ``reference``, the net in PyTorch.
 
         Returns (how it was verified, parity), or raises MobilestyleError when the precision's limit is missed.

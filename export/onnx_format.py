@@ -90,6 +90,8 @@ class OnnxFormat(ModelFormat):
                 dynamic_shapes=({2: height, 3: width},),
                 verbose=False,
             )
+        if program is None:
+            raise MobilestyleError("internal: torch.onnx.export returned no program")
         model = program.model_proto
         for init in model.graph.initializer:
             if not init.HasField("raw_data") and init.data_type == onnx.TensorProto.FLOAT:

@@ -34,6 +34,7 @@ def normalize_norm_inputs(net: TransformNet, channel_norm: float = CHANNEL_NORM)
         for layer in generated_layer_names():
             module = clone.get_submodule(layer)
             conv = module.conv if hasattr(module, "conv") else module
+            assert isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
             transposed = isinstance(conv, nn.ConvTranspose2d)
             norms = _output_channel_norms(conv.weight, transposed).clamp_min(1e-12)
             conv.weight.mul_(channel_norm / norms)

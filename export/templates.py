@@ -34,6 +34,7 @@ from mobilestyle.export.layout import (
     seeded_copy,
 )
 from mobilestyle.export.metadata import patch_metadata
+from mobilestyle.vgg import cache_dir as user_cache_dir
 
 CACHE_ENV = "MOBILESTYLE_CACHE"
 TEMPLATE_FORMAT_VERSION = 2
@@ -45,8 +46,6 @@ FindRegions = Callable[[dict[str, bytes], int], list[Region]]
 
 def cache_dir() -> Path:
     """$MOBILESTYLE_CACHE, else the graphs/ folder of the user cache (beside the VGG weights)."""
-    from mobilestyle.vgg import cache_dir as user_cache_dir
-
     override = os.environ.get(CACHE_ENV)
     return Path(override) if override else user_cache_dir() / "graphs"
 
@@ -63,11 +62,15 @@ class Template:
 
 def template_key(fmt: str, graph: nn.Module, graph_version: int, options: dict, versions: dict[str, str]) -> str:
     description = {
-        "template_format": TEMPLATE_FORMAT_VERSION, "format": fmt, "graph_version": graph_version,
+        "template_format": TEMPLATE_FORMAT_VERSION,
+        "format": fmt,
+        "graph_version": graph_version,
         "graph_class": f"{type(graph).__module__}.{type(graph).__qualname__}",
-        "graph_config": repr(getattr(graph, "config", None)), "static_shapes": getattr(graph, "static_shapes", None),
+        "graph_config": repr(getattr(graph, "config", None)),
+        "static_shapes": getattr(graph, "static_shapes", None),
         "tensors": [[name, list(t.shape)] for name, t in graph_tensors(graph)],
-        "options": options, "versions": {**versions, "torch": torch.__version__},
+        "options": options,
+        "versions": {**versions, "torch": torch.__version__},
     }
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -104,7 +107,7 @@ def _save(path: Path, template: Template) -> None:
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistakes **arrays for its keywords
 
 
 def _load(path: Path) -> Template | None:
@@ -112,8 +115,10 @@ def _load(path: Path) -> Template | None:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(data["meta"].tobytes())
             files = {name: data[f"file{i}"].tobytes() for i, name in enumerate(meta["files"])}
-            slots = [Slot(s["file"], s["offset"], s["dtype"], data[f"index{i}"].astype(np.int64), s["scale"], s["shift"])
-                     for i, s in enumerate(meta["slots"])]
+            slots = [
+                Slot(s["file"], s["offset"], s["dtype"], data[f"index{i}"].astype(np.int64), s["scale"], s["shift"])
+                for i, s in enumerate(meta["slots"])
+            ]
         return Template(files, Layout(slots, meta["n_values"], meta["notes"]))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         log.warning("ignoring unreadable template cache %s (%s)", path, exc)

@@ -53,6 +53,8 @@ def convert(graph: nn.Module, sizes: Sequence[int], precision: str = "fp32") -> 
         sample = {INPUT_NAME: torch.zeros(1, size, size, 3)}
         target = converter or litert_torch
         converter = target.signature(signature_name(size, size), wrapped, sample_kwargs=sample)
+    if converter is None:
+        raise MobilestyleError("internal: no TFLite signature to convert (no sizes)")
     with warnings.catch_warnings(), quiet_native_stderr():  # MOBILESTYLE_DEBUG=1 shows the converter's own output
         warnings.simplefilter("ignore")
         model = converter.convert()
@@ -89,7 +91,7 @@ def read_metadata_text(data: bytes, path: Path | None = None) -> str | None:
             if entry.Name() and entry.Name().decode() == METADATA_KEY:
                 buffer = model.Buffers(entry.Buffer())
                 if buffer.Offset() > 1:  # stored after the flatbuffer (ai-edge-quantizer writes large models so)
-                    return data[buffer.Offset():buffer.Offset() + buffer.Size()].decode()
+                    return data[buffer.Offset() : buffer.Offset() + buffer.Size()].decode()
                 return buffer.DataAsNumpy().tobytes().decode()
     except Exception as exc:  # flatbuffers raises plain errors on corrupt input
         raise MobilestyleError(f"{path or 'model'}: not a readable TFLite file ({type(exc).__name__})") from None

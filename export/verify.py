@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ class TorchReference:
     """
 
     format = "torch"
-    path = None
+    path: Path | None = None
 
     def __init__(self, net: nn.Module, dtype: torch.dtype = torch.float32) -> None:
         self.net = net if dtype == torch.float32 else copy.deepcopy(net).to(dtype)
@@ -112,8 +113,9 @@ def fp32_limit_vs_exact(reference: Runner, exact: Runner, shapes: list[tuple[int
     return max(MAX_ABS_FP32, OWN_ERROR_FACTOR * own)
 
 
-def verify_parity(runner: Runner, reference: TorchReference, shapes: list[tuple[int, int]], precision: str, what: str,
-                  label: str) -> tuple[str, Parity]:
+def verify_parity(
+    runner: Runner, reference: TorchReference, shapes: list[tuple[int, int]], precision: str, what: str, label: str
+) -> tuple[str, Parity]:
     """Parity of a written file against the net in PyTorch, held to ``precision``'s limit; returns (how, parity).
 
     An fp32 file over MAX_ABS_FP32 is measured again against float64 before it fails (module notes above).

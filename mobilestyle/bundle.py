@@ -222,7 +222,7 @@ class StyleBundle:
             return center_crop_square(load_image(self.style_image), THUMBNAIL_SIDE)
         model = next(iter(self.models.values()))
         picture = Image.fromarray(np.clip(model.probe_output, 0, 255).round().astype(np.uint8), "RGB")
-        return picture.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.LANCZOS)
+        return picture.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
 
 
 def read_manifest(folder: Path, ignore_unreadable: bool = False) -> dict[str, Any]:
@@ -300,9 +300,10 @@ class Destination:
 
     def total_bytes(self) -> int:
         manifest = read_manifest(self.folder)
-        return sum((self.folder / name).stat().st_size for style in manifest["styles"] for name in manifest_files(style)) + (
-            self.folder / MANIFEST
-        ).stat().st_size
+        return (
+            sum((self.folder / name).stat().st_size for style in manifest["styles"] for name in manifest_files(style))
+            + (self.folder / MANIFEST).stat().st_size
+        )
 
 
 def _copy_into(source: Path, target: Path) -> None:
@@ -373,8 +374,16 @@ def export_styles(
         style_name = name or slug(image.stem)
         if style_name in styles:
             raise MobilestyleError(f"two style images map to the name {style_name!r}; rename one")
-        records = export(style_nets.net(picture), formats=formats, sizes=[size], precision=precision, out_dir=scratch / style_name,
-                         name=style_name, style_sha256=sha256_file(image), extra_metadata=style_nets.provenance())
+        records = export(
+            style_nets.net(picture),
+            formats=formats,
+            sizes=[size],
+            precision=precision,
+            out_dir=scratch / style_name,
+            name=style_name,
+            style_sha256=sha256_file(image),
+            extra_metadata=style_nets.provenance(),
+        )
         style = StyleBundle(style_name, style_image=image, exported=True)
         for record in records:
             model = validate_model(Path(record.path), size)
@@ -396,16 +405,28 @@ class BundleResult:
             "styles": [
                 {
                     "name": s.name,
-                    "files": {fmt: {"source": f"exported from {s.style_image}" if s.exported else str(m.path), "bytes": m.size_bytes,
-                                    "precision": m.metadata["precision"],
-                                    "probe_size": m.probe_size, "probe_ms": round(m.run_seconds * 1000, 2)} for fmt, m in s.models.items()},
+                    "files": {
+                        fmt: {
+                            "source": f"exported from {s.style_image}" if s.exported else str(m.path),
+                            "bytes": m.size_bytes,
+                            "precision": m.metadata["precision"],
+                            "probe_size": m.probe_size,
+                            "probe_ms": round(m.run_seconds * 1000, 2),
+                        }
+                        for fmt, m in s.models.items()
+                    },
                     "onnx_vs_tflite_max_abs_diff": s.format_max_abs_diff,
                 }
                 for s in self.styles
             ],
             "destinations": [
-                {"label": d.label, "folder": str(d.folder), "manifest": str(d.folder / MANIFEST), "styles_written": [e["name"] for e in d.written],
-                 "total_bytes": d.total_bytes()}
+                {
+                    "label": d.label,
+                    "folder": str(d.folder),
+                    "manifest": str(d.folder / MANIFEST),
+                    "styles_written": [e["name"] for e in d.written],
+                    "total_bytes": d.total_bytes(),
+                }
                 for d in self.destinations
             ],
         }
@@ -444,8 +465,21 @@ def bundle_inputs(
     if name is not None and len(styles) + len(style_images) > 1:
         raise MobilestyleError("--name names one style; these inputs hold several")
     with scratch_dir("mobilestyle-bundle") as scratch:
-        exported = export_styles(style_images, formats=formats, size=size, precision=precision, checkpoint=checkpoint,
-                                 vgg_weights=vgg_weights, scratch=Path(scratch), name=name, progress=progress) if style_images else {}
+        exported = (
+            export_styles(
+                style_images,
+                formats=formats,
+                size=size,
+                precision=precision,
+                checkpoint=checkpoint,
+                vgg_weights=vgg_weights,
+                scratch=Path(scratch),
+                name=name,
+                progress=progress,
+            )
+            if style_images
+            else {}
+        )
         clash = set(styles) & set(exported)
         if clash:
             raise MobilestyleError(f"style name(s) {sorted(clash)} given both as a model and as a style image")

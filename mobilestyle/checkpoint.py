@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 
 from mobilestyle import __version__
 from mobilestyle.atomic import atomic_path
@@ -20,8 +22,6 @@ FORMAT = "mobilestyle-checkpoint-1"
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
-    from safetensors.torch import save_file
-
     path = Path(path)
     header = {"format": FORMAT, "mobilestyle_version": __version__, **meta}
     clean = {k: v.detach().contiguous().cpu().clone() for k, v in tensors.items()}
@@ -31,9 +31,6 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: di
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.exists():
         raise MobilestyleError(f"checkpoint not found: {path}")
@@ -44,8 +41,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         path = candidate
     _refuse_foreign(path)
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get("mobilestyle")
         tensors = load_file(str(path), device=str(device))

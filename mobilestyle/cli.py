@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -17,13 +18,36 @@ from mobilestyle.errors import SIGINT_EXIT, SIGTERM_EXIT, MobilestyleError, Term
 
 # Known third-party start-up noise (torch / litert-torch / torchao / triton): not the user's business in normal runs.
 THIRD_PARTY_WARNINGS = (
-    r".*torchao.*", r".*[Tt]riton.*", r".*_register_pytree_node.*", r".*pytree.*deprecated.*",
-    r".*TensorFlow Lite.*", r".*tf\.lite\.Interpreter is deprecated.*",
+    r".*torchao.*",
+    r".*[Tt]riton.*",
+    r".*_register_pytree_node.*",
+    r".*pytree.*deprecated.*",
+    r".*TensorFlow Lite.*",
+    r".*tf\.lite\.Interpreter is deprecated.*",
 )
-THIRD_PARTY_LOGGERS = ("torchao", "triton", "torch.utils._pytree", "torch.onnx", "torch._dynamo", "torch._export", "absl", "litert_torch", "ai_edge_torch")
+THIRD_PARTY_LOGGERS = (
+    "torchao",
+    "triton",
+    "torch.utils._pytree",
+    "torch.onnx",
+    "torch._dynamo",
+    "torch._export",
+    "absl",
+    "litert_torch",
+    "ai_edge_torch",
+)
 # C++ logging of TensorFlow / LiteRT / absl (oneDNN notes, converter op counts): set before those libraries load
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2"}
-THIRD_PARTY_MODULES = ("torchao", "triton", "torch.utils._pytree", "litert_torch", "ai_edge_torch", "ai_edge_litert", "coremltools", "onnxscript")
+THIRD_PARTY_MODULES = (
+    "torchao",
+    "triton",
+    "torch.utils._pytree",
+    "litert_torch",
+    "ai_edge_torch",
+    "ai_edge_litert",
+    "coremltools",
+    "onnxscript",
+)
 
 # name -> (module, short help); modules are imported lazily so `mobilestyle --help` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -7,13 +7,14 @@ import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.images import image_to_tensor, load_image, prepare_style, resize_short_side
+from mobilestyle.images import center_crop_square, image_to_tensor, load_image, prepare_style, resize_short_side
 
 log = logging.getLogger("mobilestyle.data")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -58,8 +59,7 @@ class CropStream(IterableDataset):
     A file that fails to decode at training time is logged, dropped and replaced by another.
     """
 
-    def __init__(self, files: list[Path], size: int, seed: int, rank: int = 0,
-                 scale_range: tuple[float, float] = (1.0, 480 / 256)) -> None:
+    def __init__(self, files: list[Path], size: int, seed: int, rank: int = 0, scale_range: tuple[float, float] = (1.0, 480 / 256)) -> None:
         self.files, self.size, self.seed, self.rank, self.scale_range = files, size, seed, rank, scale_range
 
     def __iter__(self) -> Iterator[torch.Tensor]:
@@ -91,8 +91,9 @@ class CropBatches(Dataset):
     skipped (another draw from the same stream replaces it, so the skip is deterministic too).
     """
 
-    def __init__(self, files: list[Path], size: int, batch_size: int, seed: int, rank: int = 0,
-                 scale_range: tuple[float, float] = (1.0, 480 / 256)) -> None:
+    def __init__(
+        self, files: list[Path], size: int, batch_size: int, seed: int, rank: int = 0, scale_range: tuple[float, float] = (1.0, 480 / 256)
+    ) -> None:
         if not files:
             raise MobilestyleError("no content images to crop")
         self.files, self.size, self.batch_size = list(files), size, batch_size
@@ -145,8 +146,9 @@ class OneLineErrors:
             shutdown()
 
 
-def crop_loader(files: list[Path], size: int, batch_size: int, seed: int, workers: int, rank: int = 0,
-                start: int = 0) -> Iterator[torch.Tensor]:
+def crop_loader(
+    files: list[Path], size: int, batch_size: int, seed: int, workers: int, rank: int = 0, start: int = 0
+) -> Iterator[torch.Tensor]:
     """Endless iterator of B x 3 x size x size batches (0..255 RGB floats) for steps start, start+1, ...
 
     Batch ``step`` depends only on (seed, rank, step): see CropBatches. The loader has its own torch generator,
@@ -193,7 +195,7 @@ class StyleSampler:
     def state(self) -> object:
         return self.rng.getstate()
 
-    def set_state(self, state: object) -> None:
+    def set_state(self, state: Any) -> None:
         self.rng.setstate(state)
 
 
@@ -201,8 +203,6 @@ class FixedImages(Dataset):
     """A small fixed set of centre crops, e.g. for sample grids."""
 
     def __init__(self, files: list[Path], size: int) -> None:
-        from mobilestyle.images import center_crop_square
-
         self.images = [image_to_tensor(center_crop_square(load_image(p), size))[0] for p in files]
 
     def __len__(self) -> int:

@@ -11,9 +11,7 @@ class MissingBackendError(MobilestyleError):
     """An optional backend (coremltools, litert-torch, ...) is not installed."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed: pip install 'mobilestyle[{extra}]' (or pip install {package})"
-        )
+        super().__init__(f"{package} is not installed: pip install 'mobilestyle[{extra}]' (or pip install {package})")
 
 
 class Terminated(BaseException):

@@ -25,11 +25,12 @@ from tqdm import tqdm
 from mobilestyle.atomic import atomic_write_text
 from mobilestyle.baselines.gatys import Optimizer as GatysOptimizer
 from mobilestyle.baselines.gatys import optimize_image
-from mobilestyle.baselines.magenta import MagentaStylizer, find_magenta_dir
+from mobilestyle.baselines.magenta import MagentaStylizer, Variant, find_magenta_dir
 from mobilestyle.data import list_images
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, resize_short_side, save_image, tensor_to_image
 from mobilestyle.losses import LossWeights, PerceptualLoss, style_distance, style_targets, total_variation
+from mobilestyle.meta import MetaNetwork
 from mobilestyle.model_files import LoadedModel, load_model
 from mobilestyle.style_encoder import StyleEncoder, emit_style_net
 from mobilestyle.training.loop import pick_device
@@ -95,8 +96,12 @@ class Scorer:
         gram = GRAM_WEIGHT * style_distance(style_targets(features, w.style_layers, "gram"), target.gram)
         tv = w.tv * total_variation(output)
         return {
-            "content_loss": float(content_loss), "style_meanstd": float(meanstd), "style_gram": float(gram),
-            "tv_loss": float(tv), "total_loss": float(content_loss + meanstd + tv), "ssim": ssim(output, content),
+            "content_loss": float(content_loss),
+            "style_meanstd": float(meanstd),
+            "style_gram": float(gram),
+            "tv_loss": float(tv),
+            "total_loss": float(content_loss + meanstd + tv),
+            "ssim": ssim(output, content),
         }
 
 
@@ -112,7 +117,7 @@ class EvalOptions:
     gatys_steps: list[int] = field(default_factory=lambda: [50, 200, 500])
     gatys_optimizer: GatysOptimizer = "adam"
     magenta_peers: Path | None = None
-    magenta_variant: str = "int8"
+    magenta_variant: Variant = "int8"
     vgg_weights: Path | None = None
     device: str = "auto"
 
@@ -160,17 +165,24 @@ class EvalResult:
     def to_json(self) -> dict:
         styles = sorted({p.style for p in self.pairs})
         return {
-            "options": self.options, "methods": self.methods, "notes": self.notes, "grids": self.grids,
-            "summary": self.summary(), "per_style": {s: self.summary(s) for s in styles},
-            "targets": self.targets(), "style_spread": self.style_spread, "pairs": [asdict(p) for p in self.pairs],
+            "options": self.options,
+            "methods": self.methods,
+            "notes": self.notes,
+            "grids": self.grids,
+            "summary": self.summary(),
+            "per_style": {s: self.summary(s) for s in styles},
+            "targets": self.targets(),
+            "style_spread": self.style_spread,
+            "pairs": [asdict(p) for p in self.pairs],
         }
 
 
 def paired_ratio(pairs: list[PairScore], method: str, reference: str, key: str) -> tuple[float, int] | None:
     """Mean over (content, style) pairs of method's score / reference's score, and the number of pairs."""
     scores = {(p.content, p.style, p.method): getattr(p, key) for p in pairs}
-    ratios = [value / scores[(c, s, reference)] for (c, s, m), value in scores.items()
-              if m == method and scores.get((c, s, reference), 0) > 0]
+    ratios = [
+        value / scores[(c, s, reference)] for (c, s, m), value in scores.items() if m == method and scores.get((c, s, reference), 0) > 0
+    ]
     return (statistics.fmean(ratios), len(ratios)) if ratios else None
 
 
@@ -197,8 +209,10 @@ def target_lines(pairs: list[PairScore], spread: dict[str, float] | None = None)
             lines.append(_judged(ratio, n, what, target, ratio < limit if limit == 1.0 else ratio <= limit))
     if spread and "ours" in spread and spread.get("magenta"):
         ratio = spread["ours"] / spread["magenta"]
-        lines.append(f"difference between two styles' outputs (same photo): {spread['ours']:.1f} vs magenta {spread['magenta']:.1f} "
-                     f"grey levels = {ratio:.2f}x (target: >= 0.6x) -> {'met' if ratio >= 0.6 else 'missed'}")
+        lines.append(
+            f"difference between two styles' outputs (same photo): {spread['ours']:.1f} vs magenta {spread['magenta']:.1f} "
+            f"grey levels = {ratio:.2f}x (target: >= 0.6x) -> {'met' if ratio >= 0.6 else 'missed'}"
+        )
     found = paired_ratio(pairs, "ours", "johnson", "total_loss")
     if found:
         ratio, n = found
@@ -218,7 +232,7 @@ def style_spread(outputs: dict[str, dict[str, list[torch.Tensor]]]) -> dict[str,
             if len(images) < 2:
                 continue
             stack = torch.stack(images).float()
-            values += [float((stack[i + 1:] - stack[i]).abs().mean(dim=(1, 2, 3, 4)).mean()) for i in range(len(images) - 1)]
+            values += [float((stack[i + 1 :] - stack[i]).abs().mean(dim=(1, 2, 3, 4)).mean()) for i in range(len(images) - 1)]
         if values:
             spread[method] = statistics.fmean(values)
     return spread
@@ -325,8 +339,11 @@ class Evaluator:
     def _style_nets(self, style_path: Path, style_image: Image.Image) -> dict[str, torch.nn.Module]:
         nets: dict[str, torch.nn.Module] = {}
         if self.meta is not None:
+            assert isinstance(self.meta.model, MetaNetwork)
             encoder = StyleEncoder(self.scorer.vgg)
-            nets["ours"] = emit_style_net(self.meta.model.to(self.device), encoder, style_image, self.meta.style_size).to(self.device).eval()
+            nets["ours"] = (
+                emit_style_net(self.meta.model.to(self.device), encoder, style_image, self.meta.style_size).to(self.device).eval()
+            )
         if self.options.johnson_dir is not None:
             path = johnson_file(self.options.johnson_dir, style_path.stem)
             if path is None:
@@ -335,8 +352,15 @@ class Evaluator:
                 nets["johnson"] = load_model(path, expect="TransformNet").model.to(self.device).eval()
         return nets
 
-    def _outputs(self, content: torch.Tensor, content_image: Image.Image, nets: dict[str, torch.nn.Module], target: StyleTargets,
-                 bottleneck: np.ndarray | None, advance: Callable[[int], None]) -> dict[str, tuple[torch.Tensor, float]]:
+    def _outputs(
+        self,
+        content: torch.Tensor,
+        content_image: Image.Image,
+        nets: dict[str, torch.nn.Module],
+        target: StyleTargets,
+        bottleneck: np.ndarray | None,
+        advance: Callable[[int], None],
+    ) -> dict[str, tuple[torch.Tensor, float]]:
         outputs: dict[str, tuple[torch.Tensor, float]] = {}
         for name, net in nets.items():
             started = time.perf_counter()
@@ -351,15 +375,22 @@ class Evaluator:
                 advance(1)
 
             with torch.enable_grad():
-                result = optimize_image(self.scorer.loss, content, target.meanstd, max(self.gatys_steps),
-                                        optimizer=self.options.gatys_optimizer, snapshot_steps=self.gatys_steps, on_step=on_step)
+                result = optimize_image(
+                    self.scorer.loss,
+                    content,
+                    target.meanstd,
+                    max(self.gatys_steps),
+                    optimizer=self.options.gatys_optimizer,
+                    snapshot_steps=self.gatys_steps,
+                    on_step=on_step,
+                )
             for steps in self.gatys_steps:
                 outputs[f"gatys@{steps}"] = (result.snapshots[steps], times[steps])
         if self.magenta is not None and bottleneck is not None:
             started = time.perf_counter()
             stylized = self.magenta.stylize(content_image, bottleneck)
             seconds = time.perf_counter() - started
-            picture = Image.fromarray(stylized.round().astype("uint8")).resize(content_image.size, Image.LANCZOS)
+            picture = Image.fromarray(stylized.round().astype("uint8")).resize(content_image.size, Image.Resampling.LANCZOS)
             outputs["magenta"] = (_to_tensor(picture, self.device), seconds)
             advance(1)
         return outputs
@@ -384,8 +415,10 @@ def write_markdown(result: EvalResult, path: Path) -> Path:
         f"(content: centre square; style: short side {options['size']}). Losses with one VGG-16 and the default LossWeights: "
         f"content = MSE at relu3_3, style = mean/std MSE x50 over relu1_2..relu4_3, raw Gram MSE (reported only), "
         "total = content + mean/std style + TV. Lower is better; SSIM against the content photo (higher keeps more structure).\n",
-        "## All pairs (means)\n", format_table(result.summary()),
-        "## Targets\n", "\n".join(f"- {line}" for line in result.targets()) + "\n",
+        "## All pairs (means)\n",
+        format_table(result.summary()),
+        "## Targets\n",
+        "\n".join(f"- {line}" for line in result.targets()) + "\n",
     ]
     for style in sorted({p.style for p in result.pairs}):
         parts += [f"## {style}\n", format_table(result.summary(style))]
@@ -416,8 +449,7 @@ def parse_steps(text: str) -> list[int]:
     return steps
 
 
-def evaluate(options: EvalOptions, report_dir: Path | None = None, json_path: Path | None = None,
-             progress: bool = True) -> EvalResult:
+def evaluate(options: EvalOptions, report_dir: Path | None = None, json_path: Path | None = None, progress: bool = True) -> EvalResult:
     evaluator = Evaluator(options)
     with tqdm(total=evaluator.work_units(), disable=not progress, unit="step", dynamic_ncols=True) as bar:
         result = evaluator.run(report_dir, bar.update)
@@ -427,4 +459,3 @@ def evaluate(options: EvalOptions, report_dir: Path | None = None, json_path: Pa
     if json_path is not None:
         write_json(result, json_path)
     return result
-

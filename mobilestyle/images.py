@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from mobilestyle.atomic import atomic_path
 from mobilestyle.errors import MobilestyleError
@@ -58,14 +58,14 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, min_side: int = M
     if path.is_dir():
         raise MobilestyleError(f"{path}: is a folder, not an image")
     try:
-        image = Image.open(path)
+        image: Image.Image = Image.open(path)
     except UnidentifiedImageError:
         raise MobilestyleError(f"{path}: not an image (format not recognised)") from None
     except OSError as exc:
         raise MobilestyleError(f"{path}: cannot read ({exc})") from None
     with image:
         if getattr(image, "n_frames", 1) > 1 and getattr(image, "is_animated", False):
-            raise MobilestyleError(f"{path}: animated image with {image.n_frames} frames; pass a still image")
+            raise MobilestyleError(f"{path}: animated image with {getattr(image, 'n_frames', 1)} frames; pass a still image")
         width, height = image.size
         if min(width, height) < min_side:
             raise MobilestyleError(f"{path}: image is {width}x{height}, smaller than {min_side} px on a side")
@@ -91,7 +91,7 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, min_side: int = M
             raise MobilestyleError(f"{path}: truncated or corrupt image ({exc})") from None
     if rgb.size[0] * rgb.size[1] > max_pixels:
         scale = (max_pixels / (rgb.size[0] * rgb.size[1])) ** 0.5
-        rgb = rgb.resize((max(1, int(rgb.size[0] * scale)), max(1, int(rgb.size[1] * scale))), Image.LANCZOS)
+        rgb = rgb.resize((max(1, int(rgb.size[0] * scale)), max(1, int(rgb.size[1] * scale))), Image.Resampling.LANCZOS)
     return rgb
 
 
@@ -111,7 +111,7 @@ def resize_short_side(image: Image.Image, short_side: int, multiple: int = 1) ->
         )
     if (new_w, new_h) == (width, height):
         return image
-    return image.resize((new_w, new_h), Image.LANCZOS)
+    return image.resize((new_w, new_h), Image.Resampling.LANCZOS)
 
 
 def fit_short_side(image: Image.Image, multiple: int = 4, max_pixels: int = MAX_WORK_PIXELS) -> int:
@@ -176,10 +176,8 @@ def save_image(image: Image.Image, path: str | Path) -> Path:
 
 def make_grid(rows: list[list[Image.Image]], cell: int = 256, labels: list[str] | None = None) -> Image.Image:
     """Lay out rows of pictures as a grid of ``cell``-high tiles (widths keep aspect), optional header."""
-    from PIL import ImageDraw
-
     header = 18 if labels else 0
-    scaled = [[im.resize((max(1, round(im.size[0] * cell / im.size[1])), cell), Image.LANCZOS) for im in row] for row in rows]
+    scaled = [[im.resize((max(1, round(im.size[0] * cell / im.size[1])), cell), Image.Resampling.LANCZOS) for im in row] for row in rows]
     n_cols = max(len(row) for row in scaled)
     col_w = [max((row[c].size[0] for row in scaled if c < len(row)), default=cell) for c in range(n_cols)]
     grid = Image.new("RGB", (sum(col_w) + 2 * (n_cols - 1), header + len(rows) * cell + 2 * (len(rows) - 1)), "white")

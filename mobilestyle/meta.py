@@ -23,6 +23,9 @@ SLICE = 128
 
 
 class MetaNetwork(nn.Module):
+    stats_center: torch.Tensor
+    stats_scale: torch.Tensor
+
     def __init__(self, config: NetConfig | None = None, slice_size: int = SLICE, head_gain: float = 0.1) -> None:
         super().__init__()
         self.config = config or NetConfig()
@@ -53,10 +56,11 @@ class MetaNetwork(nn.Module):
             shape = self.shapes[name]
             fan_in = shape[1] * shape[2] * shape[3] if "up" not in name else shape[0] * shape[2] * shape[3]
             std = math.sqrt(2.0 / fan_in)
+            assert isinstance(head, nn.Linear)
             nn.init.normal_(head.bias, 0.0, std)
             nn.init.normal_(head.weight, 0.0, gain * std / math.sqrt(self.slice_size))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # models saved before the statistics were standardised have no centre/scale: log1p alone
         for name, default in (("stats_center", 0.0), ("stats_scale", 1.0)):
             state_dict.setdefault(prefix + name, torch.full((STATS_DIM,), default))
@@ -80,10 +84,7 @@ class MetaNetwork(nn.Module):
     def weights_from_code(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
         """B x 1792 hidden vectors -> {parameter name: B x weight shape}."""
         slices = code.split(self.slice_size, dim=1)
-        return {
-            name: head(part).view(code.shape[0], *self.shapes[name])
-            for name, head, part in zip(self.generated, self.heads, slices)
-        }
+        return {name: head(part).view(code.shape[0], *self.shapes[name]) for name, head, part in zip(self.generated, self.heads, slices)}
 
     def params(self, stats: torch.Tensor) -> dict[str, torch.Tensor]:
         """Parameters of ``self.net`` for one style (stats 1 x 1920), for functional_call."""
@@ -119,4 +120,3 @@ class MetaNetwork(nn.Module):
 def generated_sizes(config: NetConfig) -> list[int]:
     net = TransformNet(config)
     return [net.get_parameter(n).numel() for n in net.generated_parameter_names()]
-

@@ -112,7 +112,7 @@ class ResidualBlock(nn.Module):
         y = torch.relu(self.norm_a(self.conv_a(x)))
         y = self.norm_b(self.conv_b(y))
         if self.crop:
-            x = x[:, :, self.crop:-self.crop, self.crop:-self.crop]
+            x = x[:, :, self.crop : -self.crop, self.crop : -self.crop]
         return x + y
 
 
@@ -122,6 +122,7 @@ class Upsampler(nn.Module):
     def __init__(self, c_in: int, c_out: int, config: NetConfig) -> None:
         super().__init__()
         self.nearest = config.upsample == "nearest"
+        self.conv: PaddedConv | nn.ConvTranspose2d
         if self.nearest:
             self.conv = PaddedConv(c_in, c_out, 3, 1, False, config.padding)
         else:

@@ -20,10 +20,16 @@ from mobilestyle.errors import MobilestyleError
 TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 # (name, in, out) of the 10 convs up to conv4_3; pools after conv1_2, conv2_2, conv3_3.
 _CONVS = [
-    ("conv1_1", 3, 64), ("conv1_2", 64, 64),
-    ("conv2_1", 64, 128), ("conv2_2", 128, 128),
-    ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256),
-    ("conv4_1", 256, 512), ("conv4_2", 512, 512), ("conv4_3", 512, 512),
+    ("conv1_1", 3, 64),
+    ("conv1_2", 64, 64),
+    ("conv2_1", 64, 128),
+    ("conv2_2", 128, 128),
+    ("conv3_1", 128, 256),
+    ("conv3_2", 256, 256),
+    ("conv3_3", 256, 256),
+    ("conv4_1", 256, 512),
+    ("conv4_2", 512, 512),
+    ("conv4_3", 512, 512),
 ]
 # index of each conv in torchvision's ``features`` Sequential (the weight files use these keys)
 _TORCHVISION_INDEX = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21]
@@ -75,8 +81,7 @@ def resolve_weights(explicit: str | Path | None = None, allow_download: bool = T
     if allow_download and os.environ.get("MOBILESTYLE_OFFLINE") != "1":
         return _download(cache_dir() / DOWNLOAD_NAME)
     raise MobilestyleError(
-        f"VGG-16 weights not found: pass --vgg-weights PATH, set {WEIGHTS_ENV}=PATH, or put "
-        f"{DOWNLOAD_NAME} in {cache_dir()}/"
+        f"VGG-16 weights not found: pass --vgg-weights PATH, set {WEIGHTS_ENV}=PATH, or put {DOWNLOAD_NAME} in {cache_dir()}/"
     )
 
 
@@ -100,6 +105,8 @@ def load_vgg_state(path: Path) -> dict[str, torch.Tensor]:
 
 class VGGEncoder(nn.Module):
     """VGG-16 up to the deepest requested tap; returns a dict tap name -> features."""
+
+    mean_bgr: torch.Tensor
 
     def __init__(self, state: dict[str, torch.Tensor] | None = None, taps: Sequence[str] = TAPS) -> None:
         super().__init__()
@@ -167,6 +174,6 @@ def split_statistics(stats: torch.Tensor, layers: Sequence[str] = TAPS) -> dict[
     for tap in TAPS:
         channels = TAP_CHANNELS[tap]
         if tap in layers:
-            out[tap] = (stats[:, offset:offset + channels], stats[:, offset + channels:offset + 2 * channels])
+            out[tap] = (stats[:, offset : offset + channels], stats[:, offset + channels : offset + 2 * channels])
         offset += 2 * channels
     return out

@@ -61,8 +61,11 @@ def preprocess_payload() -> dict[str, Any]:
             if size == min(sizes):  # the float tensor once per source: NHWC, 0..255
                 case["tensor_nhwc"] = crop.astype(np.float32).ravel().tolist()
             cases.append(case)
-    return {"filter": "PIL LANCZOS on the short side, then the centre square (mobilestyle.images.center_crop_square)",
-            "sources": sources, "cases": cases}
+    return {
+        "filter": "PIL LANCZOS on the short side, then the centre square (mobilestyle.images.center_crop_square)",
+        "sources": sources,
+        "cases": cases,
+    }
 
 
 def postprocess_case() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Plot a run's metrics.csv (content, style, total loss per step, smoothed) to a PNG: the training curve for docs/.
 
-    python scripts/plot_metrics.py RUN/metrics.csv docs/training_curve.png [--smooth 100]
+python scripts/plot_metrics.py RUN/metrics.csv docs/training_curve.png [--smooth 100]
 """
 
 from __future__ import annotations

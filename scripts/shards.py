@@ -35,7 +35,7 @@ def split_file(path: str | Path, out_dir: str | Path, part_bytes: int = DEFAULT_
     data = path.read_bytes()
     parts = []
     for index, start in enumerate(range(0, max(len(data), 1), part_bytes)):
-        chunk = data[start:start + part_bytes]
+        chunk = data[start : start + part_bytes]
         name = f"{path.name}.part{index:03d}"
         atomic_write_bytes(out_dir / name, chunk)
         parts.append({"file": name, "bytes": len(chunk), "sha256": _sha256(chunk)})

@@ -43,9 +43,7 @@ def content_dir() -> Path:
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real `mobilestyle` command line in a subprocess (as a user would)."""
     full_env = {**os.environ, "MOBILESTYLE_OFFLINE": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "mobilestyle", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=900
-    )
+    return subprocess.run([sys.executable, "-m", "mobilestyle", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=900)
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +51,28 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, content_dir: Path,
     """A meta network from a tiny real training run (until a trained default model ships)."""
     run_dir = tmp_path_factory.mktemp("tiny_run")
     result = run_cli(
-        "train", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run_dir),
-        "--steps", "12", "--batch-size", "2", "--image-size", "32", "--workers", "0",
-        "--sample-every", "0", "--checkpoint-every", "0", "--no-progress", "--vgg-weights", str(vgg_weights),
+        "train",
+        "--content",
+        str(content_dir),
+        "--style",
+        str(eval_style),
+        "--out",
+        str(run_dir),
+        "--steps",
+        "12",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--workers",
+        "0",
+        "--sample-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg_weights),
     )
     assert result.returncode == 0, result.stderr
     return run_dir / "checkpoint.safetensors"

@@ -47,8 +47,24 @@ def test_learned_initialization_beats_random_at_equal_steps(meta_run: Path, cont
 def test_adapt_writes_a_verified_tflite(meta_run: Path, content_dir: Path, eval_style: Path, vgg_weights: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run_cli(
-        "adapt", str(eval_style / "wave.jpg"), "--steps", "5", "--image-size", "64", "--format", "tflite", "-o", str(out),
-        "--init", str(meta_run), "--content", str(content_dir), "--vgg-weights", str(vgg_weights), "--save-checkpoint", "--json",
+        "adapt",
+        str(eval_style / "wave.jpg"),
+        "--steps",
+        "5",
+        "--image-size",
+        "64",
+        "--format",
+        "tflite",
+        "-o",
+        str(out),
+        "--init",
+        str(meta_run),
+        "--content",
+        str(content_dir),
+        "--vgg-weights",
+        str(vgg_weights),
+        "--save-checkpoint",
+        "--json",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)

@@ -46,14 +46,17 @@ def assert_one_line_error(result, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-@pytest.mark.parametrize(("name", "needle"), [
-    ("not_an_image.jpg", "not an image"),
-    ("truncated.jpg", "truncated or corrupt"),
-    ("a_folder.png", "is a folder"),
-    ("animated.gif", "animated"),
-    ("tiny.png", "smaller than 16"),
-    ("missing.png", "no such file"),
-])
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("not_an_image.jpg", "not an image"),
+        ("truncated.jpg", "truncated or corrupt"),
+        ("a_folder.png", "is a folder"),
+        ("animated.gif", "animated"),
+        ("tiny.png", "smaller than 16"),
+        ("missing.png", "no such file"),
+    ],
+)
 def test_bad_style_image_refused_without_output(inputs, tmp_path, tiny_checkpoint, name, needle):
     out = tmp_path / "out"
     result = run_cli("export", str(inputs / name), "--format", "onnx", "--checkpoint", str(tiny_checkpoint), "-o", str(out))
@@ -61,12 +64,15 @@ def test_bad_style_image_refused_without_output(inputs, tmp_path, tiny_checkpoin
     assert not out.exists()  # not even an empty folder
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--format", "png"], "unknown format"),
-    (["--size", "250"], "unsupported size 250"),
-    (["--size", "8"], "unsupported size 8"),
-    (["--name", "../escape"], "bad model name"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--format", "png"], "unknown format"),
+        (["--size", "250"], "unsupported size 250"),
+        (["--size", "8"], "unsupported size 8"),
+        (["--name", "../escape"], "bad model name"),
+    ],
+)
 def test_bad_export_options(inputs, tmp_path, tiny_checkpoint, args, needle):
     result = run_cli("export", str(inputs / "full.jpg"), *args, "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "out"))
     assert_one_line_error(result, needle)
@@ -76,7 +82,9 @@ def test_bad_export_options(inputs, tmp_path, tiny_checkpoint, args, needle):
 def test_unwritable_output_folder(inputs, tmp_path, tiny_checkpoint):
     blocker = tmp_path / "file_not_folder"
     blocker.write_text("x")
-    result = run_cli("export", str(inputs / "full.jpg"), "--format", "onnx", "--checkpoint", str(tiny_checkpoint), "-o", str(blocker / "out"))
+    result = run_cli(
+        "export", str(inputs / "full.jpg"), "--format", "onnx", "--checkpoint", str(tiny_checkpoint), "-o", str(blocker / "out")
+    )
     assert_one_line_error(result, "cannot create output folder")
 
 
@@ -100,8 +108,18 @@ def test_huge_image_not_decoded_whole(tmp_path):
 def test_unusual_but_valid_images_stylize(inputs, tmp_path, tiny_checkpoint, vgg_weights):
     """Grayscale, RGBA, CMYK and 16-bit PNG work; EXIF rotation is honoured (64x48 stored -> 48x64 shown)."""
     names = ["gray.png", "rgba.png", "cmyk.jpg", "deep16.png", "exif_rotated.jpg"]
-    result = run_cli("stylize", *(str(inputs / n) for n in names), "--style", str(inputs / "full.jpg"), "--checkpoint", str(tiny_checkpoint),
-                     "--vgg-weights", str(vgg_weights), "-o", str(tmp_path))
+    result = run_cli(
+        "stylize",
+        *(str(inputs / n) for n in names),
+        "--style",
+        str(inputs / "full.jpg"),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "-o",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     outputs = {p.name.split("_full")[0]: Image.open(p) for p in tmp_path.glob("*_full.png")}
     assert sorted(outputs) == sorted(n.rsplit(".", 1)[0] for n in names)

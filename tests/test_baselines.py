@@ -18,8 +18,21 @@ def content_image(shared: Path) -> Path:
 
 def test_optimize_lowers_the_loss(tmp_path: Path, content_image: Path, eval_style: Path, vgg_weights: Path) -> None:
     out = tmp_path / "gatys.png"
-    result = run_cli("optimize", str(content_image), str(eval_style / "candy.jpg"), "--steps", "8", "--size", "48",
-                     "-o", str(out), "--json", "--no-progress", "--vgg-weights", str(vgg_weights))
+    result = run_cli(
+        "optimize",
+        str(content_image),
+        str(eval_style / "candy.jpg"),
+        "--steps",
+        "8",
+        "--size",
+        "48",
+        "-o",
+        str(out),
+        "--json",
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg_weights),
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["final"]["total_loss"] < 0.7 * summary["initial"]["total_loss"], summary
@@ -29,8 +42,17 @@ def test_optimize_lowers_the_loss(tmp_path: Path, content_image: Path, eval_styl
 
 
 def test_optimize_bad_inputs_are_one_line(tmp_path: Path, content_image: Path, vgg_weights: Path) -> None:
-    result = run_cli("optimize", str(content_image), str(tmp_path / "missing.jpg"), "--steps", "1", "-o", str(tmp_path / "x.png"),
-                     "--vgg-weights", str(vgg_weights))
+    result = run_cli(
+        "optimize",
+        str(content_image),
+        str(tmp_path / "missing.jpg"),
+        "--steps",
+        "1",
+        "-o",
+        str(tmp_path / "x.png"),
+        "--vgg-weights",
+        str(vgg_weights),
+    )
     assert result.returncode == 2 and "no such file" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.png").exists()
 
@@ -58,9 +80,31 @@ def test_johnson_trains_one_style_into_a_transformnet(tmp_path: Path, content_di
     from mobilestyle.model_files import load_model
 
     run = tmp_path / "johnson"
-    result = run_cli("train", "--method", "johnson", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run),
-                     "--steps", "3", "--batch-size", "2", "--image-size", "32", "--workers", "0", "--sample-every", "3",
-                     "--no-progress", "--json", "--vgg-weights", str(vgg_weights))
+    result = run_cli(
+        "train",
+        "--method",
+        "johnson",
+        "--content",
+        str(content_dir),
+        "--style",
+        str(eval_style),
+        "--out",
+        str(run),
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--workers",
+        "0",
+        "--sample-every",
+        "3",
+        "--no-progress",
+        "--json",
+        "--vgg-weights",
+        str(vgg_weights),
+    )
     assert result.returncode == 0, result.stderr
     first_style = list_images(eval_style)[0]
     assert "trains one style" in result.stderr and first_style.name in result.stderr

@@ -22,8 +22,25 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory, vgg_weights: Path) -> tu
     peers = shared_path("peers", "magenta")
     out = tmp_path_factory.mktemp("bench")
     result = run_cli(
-        "bench", "--sizes", "64", "--threads", "1", "--repeats", "2", "--warmup", "1", "--runtimes", "torch,onnxruntime,litert-fp32,magenta",
-        "--peers", str(peers), "--vgg-weights", str(vgg_weights), "--json", str(out / "bench.json"), "--report", str(out / "report"),
+        "bench",
+        "--sizes",
+        "64",
+        "--threads",
+        "1",
+        "--repeats",
+        "2",
+        "--warmup",
+        "1",
+        "--runtimes",
+        "torch,onnxruntime,litert-fp32,magenta",
+        "--peers",
+        str(peers),
+        "--vgg-weights",
+        str(vgg_weights),
+        "--json",
+        str(out / "bench.json"),
+        "--report",
+        str(out / "report"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((out / "bench.json").read_text()), out
@@ -69,10 +86,16 @@ def test_cuda_is_refused_cleanly_without_a_gpu() -> None:
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"sizes": [63]}, "multiples of 4"), ({"threads": [0]}, "--threads"), ({"runtimes": ["tensorflow"]}, "unknown runtime"),
-    ({"model_file": Path("missing.onnx")}, "no such file"), ({"repeats": 0}, "--repeats"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"sizes": [63]}, "multiples of 4"),
+        ({"threads": [0]}, "--threads"),
+        ({"runtimes": ["tensorflow"]}, "unknown runtime"),
+        ({"model_file": Path("missing.onnx")}, "no such file"),
+        ({"repeats": 0}, "--repeats"),
+    ],
+)
 def test_bad_options_are_user_errors(changes: dict, message: str) -> None:
     with pytest.raises(MobilestyleError, match=message):
         run_bench(BenchOptions(**{"sizes": [64], "threads": [1], **changes}))
@@ -100,8 +123,12 @@ def test_settle_pause_runs_between_calls_and_is_not_timed() -> None:
     import time
 
     stamps: list[float] = []
-    timings = time_interleaved({"a": lambda: stamps.append(time.perf_counter()), "b": lambda: stamps.append(time.perf_counter())},
-                               repeats=3, warmup=0, settle_s=0.02)
+    timings = time_interleaved(
+        {"a": lambda: stamps.append(time.perf_counter()), "b": lambda: stamps.append(time.perf_counter())},
+        repeats=3,
+        warmup=0,
+        settle_s=0.02,
+    )
     assert min(b - a for a, b in zip(stamps, stamps[1:])) >= 0.02
     assert max(t.median_ms for t in timings.values()) < 10.0
 

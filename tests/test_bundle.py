@@ -155,9 +155,12 @@ def test_model_without_metadata_is_refused(tmp_path: Path) -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["stylized"])], "plain",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, None, None])],
-                              [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, 3, None, None])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["stylized"])],
+        "plain",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, None, None])],
+        [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, 3, None, None])],
+    )
     plain = tmp_path / "plain.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(plain))
     message = refused(str(plain), "--no-app", "--web", str(tmp_path / "web"))
@@ -165,12 +168,24 @@ def test_model_without_metadata_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_style_image_is_exported_then_bundled(tiny_checkpoint: Path, eval_style: Path, vgg_weights: Path, demo_models: dict[str, Path],
-                                              tmp_path: Path) -> None:
+def test_style_image_is_exported_then_bundled(
+    tiny_checkpoint: Path, eval_style: Path, vgg_weights: Path, demo_models: dict[str, Path], tmp_path: Path
+) -> None:
     app, web = make_app(tmp_path), tmp_path / "web"
     style_image = eval_style / "candy.jpg"
-    summary = bundle(str(style_image), "--app", str(app), "--web", str(web), "--checkpoint", str(tiny_checkpoint),
-                     "--vgg-weights", str(vgg_weights), "--size", "256")
+    summary = bundle(
+        str(style_image),
+        "--app",
+        str(app),
+        "--web",
+        str(web),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "--size",
+        "256",
+    )
     assert [s["name"] for s in summary["styles"]] == ["candy"]
     (entry,) = read_manifest(styles_folder(app))["styles"]
     assert entry["style_sha256"] == hashlib.sha256(style_image.read_bytes()).hexdigest()
@@ -183,4 +198,6 @@ def test_golden_fixtures_are_what_python_computes(tmp_path: Path) -> None:
     result = run_cli("bundle", "--fixtures", str(tmp_path))
     assert result.returncode == 0, result.stderr
     for name in ("preprocess.json", "postprocess.json", "blend.json"):
-        assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), f"{name} is stale: mobilestyle bundle --fixtures {FIXTURES}"
+        assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), (
+            f"{name} is stale: mobilestyle bundle --fixtures {FIXTURES}"
+        )

@@ -46,8 +46,18 @@ def test_shipped_model_keeps_the_photo_and_follows_the_style(shipped, vgg_weight
 
 
 def test_export_uses_the_shipped_model_by_default(tmp_path: Path, vgg_weights: Path) -> None:
-    result = run_cli("export", str(shared_path("data", "eval", "style", "candy.jpg")), "--format", "onnx,tflite", "-o", str(tmp_path),
-                     "--vgg-weights", str(vgg_weights), "--json", env={"MOBILESTYLE_MODEL": ""})
+    result = run_cli(
+        "export",
+        str(shared_path("data", "eval", "style", "candy.jpg")),
+        "--format",
+        "onnx,tflite",
+        "-o",
+        str(tmp_path),
+        "--vgg-weights",
+        str(vgg_weights),
+        "--json",
+        env={"MOBILESTYLE_MODEL": ""},
+    )
     assert result.returncode == 0, result.stderr
     records = {r["format"]: r for r in json.loads(result.stdout)}
     assert records["tflite"]["precision"] == "fp16"  # the default: the fp16 guard holds for the trained model's nets

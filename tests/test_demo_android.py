@@ -29,7 +29,11 @@ INSTALL_HINT = "run .ci/install-demo-tools.sh (apt: maven junit4 libsurefire-jav
 
 def require_maven() -> str:
     mvn = shutil.which("mvn")
-    if mvn is None or not (MAVEN_REPO / "junit" / "junit" / "4.13.2").is_dir() or not (MAVEN_REPO / "org/apache/maven/plugins/maven-surefire-plugin/2.22.3").is_dir():
+    if (
+        mvn is None
+        or not (MAVEN_REPO / "junit" / "junit" / "4.13.2").is_dir()
+        or not (MAVEN_REPO / "org/apache/maven/plugins/maven-surefire-plugin/2.22.3").is_dir()
+    ):
         pytest.skip(f"Debian's offline Maven with junit4 and surefire is not installed: {INSTALL_HINT}")
     return mvn
 
@@ -65,8 +69,18 @@ def test_core_module_agrees_with_python(bundled_app: Path, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     build = tmp_path / "build"
     manifest = styles_folder(bundled_app) / "manifest.json"
-    command = [mvn, "-q", "-o", "-B", "-s", str(CORE / "debian-offline-settings.xml"), f"-Dcore.build.dir={build}",
-               f"-Dfixtures.dir={fixtures}", f"-Dbundle.manifest={manifest}", "test"]
+    command = [
+        mvn,
+        "-q",
+        "-o",
+        "-B",
+        "-s",
+        str(CORE / "debian-offline-settings.xml"),
+        f"-Dcore.build.dir={build}",
+        f"-Dfixtures.dir={fixtures}",
+        f"-Dbundle.manifest={manifest}",
+        "test",
+    ]
     run = subprocess.run(command, cwd=CORE, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     totals = surefire_totals(build / "surefire-reports")
@@ -81,8 +95,25 @@ def aapt2_link(aapt2: str, manifest: Path, res: Path, assets: Path | None, out: 
     # AGP writes the module's `namespace` into the merged manifest as its package; do the same here.
     merged = out / "AndroidManifest.xml"
     merged.write_text(manifest.read_text().replace("<manifest ", '<manifest package="com.mobilestyle.demo" ', 1))
-    command = [aapt2, "link", "-I", str(FRAMEWORK_RES), "--manifest", str(merged), "--min-sdk-version", "29",
-               "--target-sdk-version", "35", "--java", str(out / "gen"), "-0", ".tflite", "-o", str(out / "app.ap_"), str(compiled)]
+    command = [
+        aapt2,
+        "link",
+        "-I",
+        str(FRAMEWORK_RES),
+        "--manifest",
+        str(merged),
+        "--min-sdk-version",
+        "29",
+        "--target-sdk-version",
+        "35",
+        "--java",
+        str(out / "gen"),
+        "-0",
+        ".tflite",
+        "-o",
+        str(out / "app.ap_"),
+        str(compiled),
+    ]
     if assets is not None:
         command[2:2] = ["-A", str(assets.parent)]
     return subprocess.run(command, capture_output=True, text=True)
@@ -99,7 +130,9 @@ def test_aapt2_links_manifest_resources_and_assets(bundled_app: Path, tmp_path: 
         assert model.compress_type == zipfile.ZIP_STORED  # memory-mappable, like noCompress += "tflite"
         assert apk.getinfo("assets/styles/manifest.json").file_size > 0
     r_java = (tmp_path / "gen" / "com" / "mobilestyle" / "demo" / "R.java").read_text()
-    used = set(re.findall(r"(?<!android\.)\bR\.(?:id|layout|string)\.(\w+)", "".join(p.read_text() for p in (APP_MAIN / "kotlin").rglob("*.kt"))))
+    used = set(
+        re.findall(r"(?<!android\.)\bR\.(?:id|layout|string)\.(\w+)", "".join(p.read_text() for p in (APP_MAIN / "kotlin").rglob("*.kt")))
+    )
     missing = [name for name in used if f" {name}=" not in r_java and f" {name} =" not in r_java]
     assert not missing, f"Kotlin uses resources aapt2 did not generate: {missing}"
 

@@ -52,12 +52,35 @@ def browser_run(demo_models: dict[str, Path], shared: Path, tmp_path_factory: py
     photo = root / "photo.png"  # PNG: browsers and PIL decode it to the same bytes (JPEG decoders may differ)
     load_image(shared / "data" / "eval" / "content" / "golden_gate.jpg").save(photo)
     out = root / "e2e"
-    command = [node, "e2e.mjs", "--models", str(root / "models"), "--photo", str(photo), "--out", str(out), "--style", "alpha",
-               "--runtimes", "onnx,tflite", "--threads", "1,2", "--runs", "5", "--size", str(SIDE), "--chromium", str(CHROMIUM)]
+    command = [
+        node,
+        "e2e.mjs",
+        "--models",
+        str(root / "models"),
+        "--photo",
+        str(photo),
+        "--out",
+        str(out),
+        "--style",
+        "alpha",
+        "--runtimes",
+        "onnx,tflite",
+        "--threads",
+        "1,2",
+        "--runs",
+        "5",
+        "--size",
+        str(SIDE),
+        "--chromium",
+        str(CHROMIUM),
+    ]
     run = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=300)
     summary = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
-    assert run.returncode == 0, run.stdout + run.stderr + json.dumps([{k: r.get(k) for k in ("runtime", "threads", "error", "logs")}
-                                                                     for r in summary.get("results", [])])
+    assert run.returncode == 0, (
+        run.stdout
+        + run.stderr
+        + json.dumps([{k: r.get(k) for k in ("runtime", "threads", "error", "logs")} for r in summary.get("results", [])])
+    )
     artifacts = Path(os.environ.get("MOBILESTYLE_ARTIFACTS", root / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     shutil.copy(out / "screenshot.png", artifacts / "web_demo.png")
@@ -95,10 +118,13 @@ def test_page_matches_python_runtimes(browser_run: dict) -> None:
         assert np.array_equal(page_input, expected_input), f"{fmt}: the page's centre crop differs from Python's"
         diff = float(np.abs(page_output - references[fmt]).max())
         assert diff <= MAX_ABS_DIFF, f"{fmt} x{threads}: page output differs from Python by {diff}"
-        rows.append(f"{record['benchmark']['label']:<45} median {record['benchmark']['median_ms']:7.1f} ms   max|diff| vs Python {diff:.4f}")
+        rows.append(
+            f"{record['benchmark']['label']:<45} median {record['benchmark']['median_ms']:7.1f} ms   max|diff| vs Python {diff:.4f}"
+        )
     for threads in (1, 2):
         runner = open_model(models / "alpha.onnx", threads=threads)
-        rows.append(f"{'onnxruntime (Python) ' + str(threads) + ' thread(s)':<45} median {python_latency_ms(runner, expected_input.astype(np.float32)):7.1f} ms")
+        latency = python_latency_ms(runner, expected_input.astype(np.float32))
+        rows.append(f"{'onnxruntime (Python) ' + str(threads) + ' thread(s)':<45} median {latency:7.1f} ms")
     print(f"\n{browser_run['chromium']} at {SIDE}x{SIDE}:\n" + "\n".join(rows) + f"\nscreenshot: {browser_run['screenshot']}")
 
 

@@ -29,9 +29,32 @@ def pair_dirs(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> tuple[P
 def johnson_dir(tmp_path_factory: pytest.TempPathFactory, pair_dirs: tuple[Path, Path], content_dir: Path, vgg_weights: Path) -> Path:
     """A per-style net for candy (a run folder named after the style), from a 2-step Johnson run on one image file."""
     folder = tmp_path_factory.mktemp("johnson")
-    result = run_cli("train", "--method", "johnson", "--content", str(content_dir), "--style", str(pair_dirs[1] / STYLE),
-                     "--out", str(folder / Path(STYLE).stem), "--steps", "2", "--batch-size", "1", "--image-size", "32",
-                     "--workers", "0", "--sample-every", "0", "--checkpoint-every", "0", "--no-progress", "--vgg-weights", str(vgg_weights))
+    result = run_cli(
+        "train",
+        "--method",
+        "johnson",
+        "--content",
+        str(content_dir),
+        "--style",
+        str(pair_dirs[1] / STYLE),
+        "--out",
+        str(folder / Path(STYLE).stem),
+        "--steps",
+        "2",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "32",
+        "--workers",
+        "0",
+        "--sample-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg_weights),
+    )
     assert result.returncode == 0, result.stderr
     assert "trains one style" not in result.stderr  # one file: no warning
     return folder
@@ -50,14 +73,35 @@ def test_parse_steps() -> None:
     assert parse_steps("none") == [] and parse_steps("") == []
 
 
-def test_evaluate_writes_table_json_and_grid(tmp_path: Path, pair_dirs: tuple[Path, Path], johnson_dir: Path, tiny_checkpoint: Path,
-                                            shared: Path, vgg_weights: Path) -> None:
+def test_evaluate_writes_table_json_and_grid(
+    tmp_path: Path, pair_dirs: tuple[Path, Path], johnson_dir: Path, tiny_checkpoint: Path, shared: Path, vgg_weights: Path
+) -> None:
     pytest.importorskip("ai_edge_litert")
     report, json_path = tmp_path / "report", tmp_path / "scores.json"
-    result = run_cli("evaluate", "--content", str(pair_dirs[0]), "--style", str(pair_dirs[1]), "--size", "32",
-                     "--checkpoint", str(tiny_checkpoint), "--johnson", str(johnson_dir), "--gatys-steps", "2,5",
-                     "--magenta-peers", str(shared / "peers"), "--json", str(json_path), "--report", str(report),
-                     "--no-progress", "--vgg-weights", str(vgg_weights))
+    result = run_cli(
+        "evaluate",
+        "--content",
+        str(pair_dirs[0]),
+        "--style",
+        str(pair_dirs[1]),
+        "--size",
+        "32",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--johnson",
+        str(johnson_dir),
+        "--gatys-steps",
+        "2,5",
+        "--magenta-peers",
+        str(shared / "peers"),
+        "--json",
+        str(json_path),
+        "--report",
+        str(report),
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg_weights),
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(json_path.read_text())
     methods = ["ours", "johnson", "gatys@2", "gatys@5", "magenta"]
@@ -82,11 +126,29 @@ def test_evaluate_writes_table_json_and_grid(tmp_path: Path, pair_dirs: tuple[Pa
     assert "| ours | 1 |" in result.stdout
 
 
-def test_evaluate_skips_missing_methods_with_notes(tmp_path: Path, pair_dirs: tuple[Path, Path], tiny_checkpoint: Path, vgg_weights: Path) -> None:
+def test_evaluate_skips_missing_methods_with_notes(
+    tmp_path: Path, pair_dirs: tuple[Path, Path], tiny_checkpoint: Path, vgg_weights: Path
+) -> None:
     env = {"MOBILESTYLE_PEERS": "", "MOBILESTYLE_SHARED": ""}
-    result = run_cli("evaluate", "--content", str(pair_dirs[0]), "--style", str(pair_dirs[1]), "--size", "32", "--checkpoint",
-                     str(tiny_checkpoint), "--gatys-steps", "none", "--json", str(tmp_path / "s.json"), "--no-progress",
-                     "--vgg-weights", str(vgg_weights), env=env)
+    result = run_cli(
+        "evaluate",
+        "--content",
+        str(pair_dirs[0]),
+        "--style",
+        str(pair_dirs[1]),
+        "--size",
+        "32",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--gatys-steps",
+        "none",
+        "--json",
+        str(tmp_path / "s.json"),
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg_weights),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "s.json").read_text())
     assert data["methods"] == ["ours"]

@@ -24,8 +24,22 @@ def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def exported(tmp_path_factory, tiny_checkpoint, eval_style, vgg_weights):
     out = tmp_path_factory.mktemp("exported")
     styles = [str(eval_style / f"{name}.jpg") for name in STYLES]
-    result = run_cli("export", *styles, "--format", "all", "--size", "256", "--json", "--checkpoint", str(tiny_checkpoint),
-                     "--vgg-weights", str(vgg_weights), "-o", str(out), env={"MOBILESTYLE_CACHE": str(graph_cache(tmp_path_factory))})
+    result = run_cli(
+        "export",
+        *styles,
+        "--format",
+        "all",
+        "--size",
+        "256",
+        "--json",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "-o",
+        str(out),
+        env={"MOBILESTYLE_CACHE": str(graph_cache(tmp_path_factory))},
+    )
     assert result.returncode == 0, result.stderr
     return out, json.loads(result.stdout)
 
@@ -122,11 +136,28 @@ def test_patched_template_equals_fresh_conversion(exported, tmp_path_factory):
 def test_missing_backend_is_one_clear_line(tmp_path, tiny_checkpoint, eval_style):
     code = "import sys; sys.modules['litert_torch'] = None; from mobilestyle.cli import main; main()"
     result = subprocess.run(
-        [sys.executable, "-c", code, "export", str(eval_style / "la_muse.jpg"), "--format", "tflite", "--checkpoint", str(tiny_checkpoint),
-         "-o", str(tmp_path)], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            code,
+            "export",
+            str(eval_style / "la_muse.jpg"),
+            "--format",
+            "tflite",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: litert-torch is not installed: pip install 'mobilestyle[tflite]' (or pip install litert-torch)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "error: litert-torch is not installed: pip install 'mobilestyle[tflite]' (or pip install litert-torch)"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -145,8 +176,15 @@ def test_tflite_precisions_meet_accuracy_limits(exported, la_muse_net, tmp_path,
     from mobilestyle.export import export, read_metadata
     from mobilestyle.export.templates import TemplateCache
 
-    (record,) = export(la_muse_net, name="la_muse", formats=["tflite"], sizes=[256], precision=precision, out_dir=tmp_path,
-                           cache=TemplateCache(graph_cache(tmp_path_factory)))
+    (record,) = export(
+        la_muse_net,
+        name="la_muse",
+        formats=["tflite"],
+        sizes=[256],
+        precision=precision,
+        out_dir=tmp_path,
+        cache=TemplateCache(graph_cache(tmp_path_factory)),
+    )
     assert read_metadata(record.path)["precision"] == precision
     if precision == "fp32":
         assert record.max_abs_error <= 1e-3
@@ -177,8 +215,15 @@ def test_failed_verification_leaves_no_file(exported, la_muse_net, tmp_path, tmp
     monkeypatch.setattr(verify, "MAX_ABS_FP32", -1.0)
     monkeypatch.setattr(verify, "OWN_ERROR_FACTOR", -1.0)
     with pytest.raises(MobilestyleError, match="verification failed"):
-        api.export(la_muse_net, name="la_muse", formats=["onnx"], sizes=[256], precision="fp32", out_dir=tmp_path,
-                       cache=TemplateCache(graph_cache(tmp_path_factory)))
+        api.export(
+            la_muse_net,
+            name="la_muse",
+            formats=["onnx"],
+            sizes=[256],
+            precision="fp32",
+            out_dir=tmp_path,
+            cache=TemplateCache(graph_cache(tmp_path_factory)),
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -237,7 +282,14 @@ def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factor
     reference = TorchReference(net)
     limit = fp32_limit_vs_exact(reference, reference.exact(), [(256, 256)])
     assert 1e-3 <= limit <= 4e-3
-    (record,) = export(net, name="wide", formats=["tflite"], sizes=[256], precision="fp32", out_dir=tmp_path,
-                           cache=TemplateCache(graph_cache(tmp_path_factory)))
+    (record,) = export(
+        net,
+        name="wide",
+        formats=["tflite"],
+        sizes=[256],
+        precision="fp32",
+        out_dir=tmp_path,
+        cache=TemplateCache(graph_cache(tmp_path_factory)),
+    )
     assert record.max_abs_error <= limit
     assert record.max_abs_error <= 1e-3 or "own error" in record.verification

@@ -36,7 +36,9 @@ def one_torch_thread():
 
 def _configs() -> list[NetConfig]:
     configs = []
-    for base, padding, upsample, affine in itertools.product((8, 16, 32), ("zero", "reflect", "prepad"), ("deconv", "nearest"), (False, True)):
+    for base, padding, upsample, affine in itertools.product(
+        (8, 16, 32), ("zero", "reflect", "prepad"), ("deconv", "nearest"), (False, True)
+    ):
         try:
             configs.append(NetConfig(base, padding, upsample, affine))
         except ValueError:  # prepad needs deconv
@@ -176,7 +178,9 @@ def test_litert_converts(net_and_graph, tmp_path) -> None:
 
     net, _ = net_and_graph
     path = tmp_path / "graph.tflite"
-    path.write_bytes(tflite_format.convert(export_graph(net, static_shapes=True), [SIDE])["model.tflite"])  # litert-torch, NHWC, signature size_64x64
+    path.write_bytes(
+        tflite_format.convert(export_graph(net, static_shapes=True), [SIDE])["model.tflite"]
+    )  # litert-torch, NHWC, signature size_64x64
     x, expected = _reference(net)
     got = TfliteRunner(path).run(x[0].transpose(1, 2, 0))
     assert np.abs(got - expected[0].transpose(1, 2, 0)).max() <= MAX_ABS
@@ -187,8 +191,13 @@ def test_coremltools_converts(net_and_graph) -> None:
     ct = pytest.importorskip("coremltools")
     _, graph = net_and_graph
     traced = torch.jit.trace(graph, _image(SIDE, SIDE))
-    model = ct.convert(traced, inputs=[ct.TensorType(name="image", shape=(1, 3, SIDE, SIDE))], convert_to="mlprogram",
-                       minimum_deployment_target=ct.target.iOS16,  # pixel_(un)shuffle: iOS 16 / macOS 13 opsets
-                       compute_precision=ct.precision.FLOAT32, skip_model_load=True)
+    model = ct.convert(
+        traced,
+        inputs=[ct.TensorType(name="image", shape=(1, 3, SIDE, SIDE))],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS16,  # pixel_(un)shuffle: iOS 16 / macOS 13 opsets
+        compute_precision=ct.precision.FLOAT32,
+        skip_model_load=True,
+    )
     spec = model.get_spec()
     assert spec.WhichOneof("Type") == "mlProgram"  # predictions need macOS: the spec is what Linux can check

@@ -61,10 +61,19 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- 1. memory bombs
-@pytest.mark.parametrize(("command", "flag"), [
-    ("stylize", "--size"), ("evaluate", "--size"), ("optimize", "--size"), ("optimize", "--style-size"),
-    ("adapt", "--image-size"), ("adapt", "--style-size"), ("train", "--image-size"), ("train", "--style-size"),
-])
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        ("stylize", "--size"),
+        ("evaluate", "--size"),
+        ("optimize", "--size"),
+        ("optimize", "--style-size"),
+        ("adapt", "--image-size"),
+        ("adapt", "--style-size"),
+        ("train", "--image-size"),
+        ("train", "--style-size"),
+    ],
+)
 def test_huge_sizes_refused_before_any_work(photo: Path, tmp_path: Path, command: str, flag: str) -> None:
     args = {
         "stylize": [str(photo), "--style", str(photo), "-o", str(tmp_path / "o")],
@@ -110,8 +119,9 @@ def test_foreign_tflite_models_refused(photo: Path, tmp_path: Path, name: str) -
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.parametrize(("name", "data"), [("garbage.onnx", b"not protobuf at all \xff\xfe"), ("garbage.tflite", b"\x00" * 64),
-                                            ("empty.onnx", b"")])
+@pytest.mark.parametrize(
+    ("name", "data"), [("garbage.onnx", b"not protobuf at all \xff\xfe"), ("garbage.tflite", b"\x00" * 64), ("empty.onnx", b"")]
+)
 def test_unreadable_models_refused(photo: Path, tmp_path: Path, name: str, data: bytes) -> None:
     model = tmp_path / name
     model.write_bytes(data)
@@ -125,28 +135,42 @@ def test_pseudo_filesystem_outputs_refused_first(photo: Path, tmp_path: Path, ta
     assert_exit_2(run_main("stylize", str(photo), "--model", str(missing_model), "-o", target), "cannot")
 
 
-@pytest.mark.parametrize(("command", "args"), [
-    ("bench", ["--sizes", "64", "--runtimes", "torch", "--json", "/proc/x.json"]),
-    ("bench", ["--sizes", "64", "--runtimes", "torch", "--report", "/proc/report"]),
-    ("evaluate", ["--content", "/nonexistent", "--style", "/nonexistent", "--json", "/proc/x.json"]),
-    ("optimize", ["a.png", "b.png", "-o", "/proc/x.png"]),
-])
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("bench", ["--sizes", "64", "--runtimes", "torch", "--json", "/proc/x.json"]),
+        ("bench", ["--sizes", "64", "--runtimes", "torch", "--report", "/proc/report"]),
+        ("evaluate", ["--content", "/nonexistent", "--style", "/nonexistent", "--json", "/proc/x.json"]),
+        ("optimize", ["a.png", "b.png", "-o", "/proc/x.png"]),
+    ],
+)
 def test_json_and_report_paths_checked_before_the_work(command: str, args: list[str]) -> None:
     started = time.perf_counter()
     assert_exit_2(run_main(command, *args), "/proc")
     assert time.perf_counter() - started < 20
 
 
-def test_disk_full_is_one_line_and_leaves_nothing(photo: Path, tmp_path: Path, tiny_checkpoint: Path, vgg_weights: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_is_one_line_and_leaves_nothing(
+    photo: Path, tmp_path: Path, tiny_checkpoint: Path, vgg_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def full(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", full)
     out = tmp_path / "out"
     out.mkdir()
-    result = run_main("stylize", str(photo), "--style", str(photo), "--checkpoint", str(tiny_checkpoint), "--vgg-weights", str(vgg_weights),
-                      "-o", str(out))
+    result = run_main(
+        "stylize",
+        str(photo),
+        "--style",
+        str(photo),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "-o",
+        str(out),
+    )
     assert_exit_2(result, "No space left on device")
     assert list(out.iterdir()) == []
 
@@ -171,8 +195,10 @@ def test_unsupported_output_suffix_makes_no_folder(photo: Path, tmp_path: Path) 
 
 def test_failed_export_leaves_no_empty_folder(photo: Path, tmp_path: Path) -> None:
     out = tmp_path / "new" / "models"
-    assert_exit_2(run_main("export", str(photo), "--format", "onnx", "--checkpoint", str(tmp_path / "missing.safetensors"), "-o", str(out)),
-                  "checkpoint not found")
+    assert_exit_2(
+        run_main("export", str(photo), "--format", "onnx", "--checkpoint", str(tmp_path / "missing.safetensors"), "-o", str(out)),
+        "checkpoint not found",
+    )
     assert not (tmp_path / "new").exists()
 
 
@@ -244,11 +270,17 @@ def test_sigterm_exits_143_and_says_so() -> None:
 
 
 # ----------------------------------------------------------------------------------------- 6. more internal errors
-@pytest.mark.parametrize(("flag", "value", "needle"), [
-    ("--lr", "nan", "--lr must be a positive finite number"), ("--lr", "-1", "--lr must be"), ("--lr", "inf", "--lr must be"),
-    ("--device", "tpu", "unknown --device 'tpu'"), ("--device", "cuda:x", "unknown --device"),
-    ("--style-weight", "nan", "--style-weight must be"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value", "needle"),
+    [
+        ("--lr", "nan", "--lr must be a positive finite number"),
+        ("--lr", "-1", "--lr must be"),
+        ("--lr", "inf", "--lr must be"),
+        ("--device", "tpu", "unknown --device 'tpu'"),
+        ("--device", "cuda:x", "unknown --device"),
+        ("--style-weight", "nan", "--style-weight must be"),
+    ],
+)
 def test_bad_training_values(tmp_path: Path, content_dir: Path, eval_style: Path, flag: str, value: str, needle: str) -> None:
     out = tmp_path / "run"
     assert_exit_2(run_main("train", "--content", str(content_dir), "--style", str(eval_style), "--out", str(out), flag, value), needle)
@@ -262,8 +294,20 @@ def test_content_folder_with_only_corrupt_images(tmp_path: Path, content_dir: Pa
     for src in sorted(content_dir.glob("*.jpg"))[:3]:
         data = src.read_bytes()
         (content / src.name).write_bytes(data[: len(data) // 4])
-    result = run_main("train", "--content", str(content), "--style", str(eval_style), "--out", str(tmp_path / "run"), "--steps", "2",
-                      "--workers", "0", "--no-progress")
+    result = run_main(
+        "train",
+        "--content",
+        str(content),
+        "--style",
+        str(eval_style),
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "2",
+        "--workers",
+        "0",
+        "--no-progress",
+    )
     assert_exit_2(result, "none of the 3 content images", "decodes")
 
 
@@ -281,11 +325,17 @@ def _crafted(tiny_checkpoint: Path, target: Path, **changes: object) -> Path:
     return save_checkpoint(target, tensors, meta)
 
 
-@pytest.mark.parametrize(("changes", "needle"), [
-    ({"base": 64}, "invalid architecture"), ({"base": "8"}, "invalid architecture"),
-    ({"style_size": -5}, "invalid style size"), ({"style_size": 10**9}, "invalid style size"), ({"style_size": "big"}, "invalid style size"),
-    ({"net": "x"}, "does not say its architecture"),
-])
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"base": 64}, "invalid architecture"),
+        ({"base": "8"}, "invalid architecture"),
+        ({"style_size": -5}, "invalid style size"),
+        ({"style_size": 10**9}, "invalid style size"),
+        ({"style_size": "big"}, "invalid style size"),
+        ({"net": "x"}, "does not say its architecture"),
+    ],
+)
 def test_crafted_checkpoint_headers(photo: Path, tmp_path: Path, tiny_checkpoint: Path, changes: dict, needle: str) -> None:
     crafted = _crafted(tiny_checkpoint, tmp_path / "crafted.safetensors", **changes)
     result = run_main("stylize", str(photo), "--style", str(photo), "--checkpoint", str(crafted), "-o", str(tmp_path / "o"))
@@ -302,8 +352,9 @@ def test_pickle_passed_as_checkpoint(photo: Path, tmp_path: Path, vgg_weights: P
 
 def test_tflite_passed_as_checkpoint(photo: Path, tmp_path: Path) -> None:
     model = shared_path("peers", "magenta", "style_transfer_quantized_384.tflite")
-    assert_exit_2(run_main("stylize", str(photo), "--style", str(photo), "--checkpoint", str(model), "-o", str(tmp_path / "o")),
-                  "is a TFLite model")
+    assert_exit_2(
+        run_main("stylize", str(photo), "--style", str(photo), "--checkpoint", str(model), "-o", str(tmp_path / "o")), "is a TFLite model"
+    )
 
 
 def test_usage_errors_are_one_line(photo: Path) -> None:
@@ -321,14 +372,40 @@ def _small_content(tmp_path: Path, content_dir: Path, count: int = 4) -> Path:
 
 
 def _train_args(content: Path, style: Path, run: Path, vgg: Path, steps: int, *extra: str) -> list[str]:
-    return ["train", "--content", str(content), "--style", str(style), "--out", str(run), "--steps", str(steps), "--batch-size", "2",
-            "--image-size", "32", "--seed", "3", "--style-every", "2", "--sample-every", "0", "--no-progress", "--device", "cpu",
-            "--vgg-weights", str(vgg), *extra]
+    return [
+        "train",
+        "--content",
+        str(content),
+        "--style",
+        str(style),
+        "--out",
+        str(run),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--seed",
+        "3",
+        "--style-every",
+        "2",
+        "--sample-every",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--vgg-weights",
+        str(vgg),
+        *extra,
+    ]
 
 
 def _rows(run: Path) -> dict[int, list[float]]:
     with open(run / "metrics.csv", newline="") as handle:
-        return {int(r["step"]): [float(r[k]) for k in ("content_loss", "style_loss", "tv_loss", "total_loss")] for r in csv.DictReader(handle)}
+        return {
+            int(r["step"]): [float(r[k]) for k in ("content_loss", "style_loss", "tv_loss", "total_loss")] for r in csv.DictReader(handle)
+        }
 
 
 def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
@@ -354,16 +431,25 @@ def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> No
 
 def _start_training(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "MOBILESTYLE_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "mobilestyle", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mobilestyle", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def test_kill_9_keeps_the_metrics_of_the_checkpoint(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
     from mobilestyle.checkpoint import load_checkpoint
 
     run = tmp_path / "run"
-    process = _start_training(_train_args(_small_content(tmp_path, content_dir), eval_style, run, vgg_weights, 100000,
-                                          "--workers", "0", "--checkpoint-every", "3"))
+    process = _start_training(
+        _train_args(
+            _small_content(tmp_path, content_dir), eval_style, run, vgg_weights, 100000, "--workers", "0", "--checkpoint-every", "3"
+        )
+    )
     _wait_for(run / "checkpoint.safetensors", process)
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -375,8 +461,11 @@ def test_kill_9_keeps_the_metrics_of_the_checkpoint(tmp_path: Path, content_dir:
 
 def test_sigterm_saves_flushes_and_exits_143(tmp_path: Path, content_dir: Path, eval_style: Path, vgg_weights: Path) -> None:
     run = tmp_path / "run"
-    process = _start_training(_train_args(_small_content(tmp_path, content_dir), eval_style, run, vgg_weights, 100000,
-                                          "--workers", "1", "--checkpoint-every", "0"))
+    process = _start_training(
+        _train_args(
+            _small_content(tmp_path, content_dir), eval_style, run, vgg_weights, 100000, "--workers", "1", "--checkpoint-every", "0"
+        )
+    )
     _wait_for(run / "metrics.csv", process)
     time.sleep(3)
     os.killpg(process.pid, signal.SIGTERM)
@@ -390,8 +479,21 @@ def test_sigterm_saves_flushes_and_exits_143(tmp_path: Path, content_dir: Path, 
 def test_normal_runs_keep_stderr_clean(photo: Path, tmp_path: Path, tiny_checkpoint: Path, vgg_weights: Path) -> None:
     """No third-party start-up noise (torchao, triton, pytree, torch.onnx, absl/oneDNN, LiteRT's XNNPACK note)."""
     env = {"MOBILESTYLE_CACHE": str(tmp_path / "cache")}  # a fresh conversion: the converters' own output too
-    export = run_cli("export", str(photo), "--format", "onnx,tflite", "--precision", "fp32", "--checkpoint", str(tiny_checkpoint),
-                     "--vgg-weights", str(vgg_weights), "-o", str(tmp_path / "models"), env=env)
+    export = run_cli(
+        "export",
+        str(photo),
+        "--format",
+        "onnx,tflite",
+        "--precision",
+        "fp32",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "-o",
+        str(tmp_path / "models"),
+        env=env,
+    )
     assert export.returncode == 0 and export.stderr == "", export.stderr
     for model in ("photo.onnx", "photo.tflite"):
         run = run_cli("stylize", str(photo), "--model", str(tmp_path / "models" / model), "-o", str(tmp_path / f"{model}.png"))

@@ -11,9 +11,23 @@ from PIL import Image
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_checkpoint, eval_style, vgg_weights):
     out = tmp_path_factory.mktemp("stylize_models")
-    result = run_cli("export", str(eval_style / "la_muse.jpg"), "--format", "onnx,tflite", "--size", "64", "--precision", "fp32",
-                     "--checkpoint", str(tiny_checkpoint), "--vgg-weights", str(vgg_weights), "-o", str(out),
-                     env={"MOBILESTYLE_CACHE": str(tmp_path_factory.getbasetemp() / "graph_cache")})
+    result = run_cli(
+        "export",
+        str(eval_style / "la_muse.jpg"),
+        "--format",
+        "onnx,tflite",
+        "--size",
+        "64",
+        "--precision",
+        "fp32",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "-o",
+        str(out),
+        env={"MOBILESTYLE_CACHE": str(tmp_path_factory.getbasetemp() / "graph_cache")},
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -26,8 +40,20 @@ def content(tmp_path_factory, content_dir):
 
 def test_stylize_with_model_files_matches_pytorch(models, content, tmp_path, tiny_checkpoint, eval_style, vgg_weights):
     torch_out = tmp_path / "torch.png"
-    result = run_cli("stylize", str(content), "--style", str(eval_style / "la_muse.jpg"), "--size", "64", "--checkpoint", str(tiny_checkpoint),
-                     "--vgg-weights", str(vgg_weights), "-o", str(torch_out))
+    result = run_cli(
+        "stylize",
+        str(content),
+        "--style",
+        str(eval_style / "la_muse.jpg"),
+        "--size",
+        "64",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+        "-o",
+        str(torch_out),
+    )
     assert result.returncode == 0, result.stderr
     reference = np.asarray(Image.open(torch_out), dtype=np.float32)
     for suffix in (".onnx", ".tflite"):

@@ -21,9 +21,27 @@ def _losses(run_dir: Path) -> list[tuple[int, float]]:
 
 def _train(run_dir: Path, content: Path, style: Path, vgg: Path, steps: int, *extra: str) -> subprocess.CompletedProcess:
     return run_cli(
-        "train", "--content", str(content), "--style", str(style), "--out", str(run_dir), "--steps", str(steps),
-        "--batch-size", "2", "--image-size", "64", "--workers", "1", "--seed", "0", "--no-progress",
-        "--vgg-weights", str(vgg), *extra,
+        "train",
+        "--content",
+        str(content),
+        "--style",
+        str(style),
+        "--out",
+        str(run_dir),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "2",
+        "--image-size",
+        "64",
+        "--workers",
+        "1",
+        "--seed",
+        "0",
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg),
+        *extra,
     )
 
 
@@ -81,10 +99,37 @@ def test_ddp_two_processes_gloo(tmp_path: Path, content_dir: Path, eval_style: P
     run = tmp_path / "ddp"
     env = {**os.environ, "MOBILESTYLE_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "mobilestyle",
-        "train", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run), "--steps", "6",
-        "--batch-size", "1", "--image-size", "32", "--workers", "0", "--sample-every", "0", "--no-progress",
-        "--device", "cpu", "--vgg-weights", str(vgg_weights), "--json",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "mobilestyle",
+        "train",
+        "--content",
+        str(content_dir),
+        "--style",
+        str(eval_style),
+        "--out",
+        str(run),
+        "--steps",
+        "6",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "32",
+        "--workers",
+        "0",
+        "--sample-every",
+        "0",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--vgg-weights",
+        str(vgg_weights),
+        "--json",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -96,9 +141,31 @@ def test_sigterm_to_the_process_group_saves_a_checkpoint(tmp_path: Path, content
     """`docker stop`, schedulers and pkill signal every process, data-loading workers included: still a clean save."""
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "mobilestyle", "train", "--content", str(content_dir), "--style", str(eval_style), "--out", str(run_dir),
-        "--steps", "100000", "--batch-size", "1", "--image-size", "32", "--workers", "1", "--sample-every", "0",
-        "--checkpoint-every", "0", "--no-progress", "--vgg-weights", str(vgg_weights),
+        sys.executable,
+        "-m",
+        "mobilestyle",
+        "train",
+        "--content",
+        str(content_dir),
+        "--style",
+        str(eval_style),
+        "--out",
+        str(run_dir),
+        "--steps",
+        "100000",
+        "--batch-size",
+        "1",
+        "--image-size",
+        "32",
+        "--workers",
+        "1",
+        "--sample-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--no-progress",
+        "--vgg-weights",
+        str(vgg_weights),
     ]
     env = {**os.environ, "MOBILESTYLE_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)

@@ -35,9 +35,33 @@ def _rows(run: Path) -> list[dict[str, str]]:
 
 def _train(run: Path, data: tuple[Path, Path], cache: Path, vgg: Path, steps: int, *extra: str) -> None:
     result = run_cli(
-        "train", "--method", "shen-fast", "--content", str(data[0]), "--style", str(data[1]), "--out", str(run),
-        "--steps", str(steps), "--batch-size", "2", "--image-size", "32", "--final-size", "48", "--final-steps", "2",
-        *extra, "--data-cache", str(cache), "--vgg-weights", str(vgg), "--sample-every", "0", "--no-progress",
+        "train",
+        "--method",
+        "shen-fast",
+        "--content",
+        str(data[0]),
+        "--style",
+        str(data[1]),
+        "--out",
+        str(run),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--final-size",
+        "48",
+        "--final-steps",
+        "2",
+        *extra,
+        "--data-cache",
+        str(cache),
+        "--vgg-weights",
+        str(vgg),
+        "--sample-every",
+        "0",
+        "--no-progress",
     )
     assert result.returncode == 0, result.stderr
 
@@ -49,7 +73,7 @@ def test_per_sample_styles_match_one_net_per_style() -> None:
     content = torch.rand(3, 3, 32, 32) * 255
     together = meta.stylize_each(content, stats)
     for i in range(3):
-        alone = meta.stylize(content[i:i + 1], meta.params(stats[i:i + 1]))
+        alone = meta.stylize(content[i : i + 1], meta.params(stats[i : i + 1]))
         assert torch.allclose(together[i], alone[0], atol=1e-3)
     assert (together[0] - together[1]).abs().mean() > 1.0  # different styles, different pictures from step 0
 

@@ -18,8 +18,8 @@ DEFAULT_LR = {"adam": 16.0, "lbfgs": 1.0}  # best of 4, 8, 16, 32 at 200 steps (
 
 @dataclass
 class GatysResult:
-    image: torch.Tensor                      # 1x3xHxW, 0..255, after the last step
-    snapshots: dict[int, torch.Tensor]       # step -> image at that step (for the steps asked for)
+    image: torch.Tensor  # 1x3xHxW, 0..255, after the last step
+    snapshots: dict[int, torch.Tensor]  # step -> image at that step (for the steps asked for)
     history: list[dict[str, float]] = field(default_factory=list)  # weighted loss parts per step (before it)
 
 
@@ -70,7 +70,7 @@ def optimize_image(
         return parts["total_loss"]
 
     for step in range(1, steps + 1):
-        opt.step(closure)
+        opt.step(closure)  # type: ignore[arg-type]  # torch's stub wants a float; LBFGS takes the loss tensor
         with torch.no_grad():
             pixels.clamp_(0.0, 255.0)
         values = {k: float(v) for k, v in last.items()}

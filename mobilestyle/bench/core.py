@@ -20,7 +20,7 @@ CUDA_RUNTIMES = ("torch", "torch-compile", "onnxruntime")
 MAGENTA_TRANSFER = {"int8": "style_transfer_quantized_384.tflite", "fp16": "style_transfer_f16_384.tflite"}
 MAGENTA_PREDICT = "style_predict_quantized_256.tflite"
 MAGENTA_SIDE = 384
-JOHNSON_STEPS, JOHNSON_BATCH = 40_000, 4      # Johnson et al.: 40k iterations, batch 4, 256 px
+JOHNSON_STEPS, JOHNSON_BATCH = 40_000, 4  # Johnson et al.: 40k iterations, batch 4, 256 px
 GATYS_STEPS = 200
 
 
@@ -58,7 +58,7 @@ class Subject:
 
     net: TransformNet | None
     weights: str
-    files: dict[str, Path] = field(default_factory=dict)        # "onnx" / "tflite-fp32" / ... -> file
+    files: dict[str, Path] = field(default_factory=dict)  # "onnx" / "tflite-fp32" / ... -> file
     file_bytes: dict[str, int] = field(default_factory=dict)
     meta_model: Any = None
     style_size: int = 256
@@ -79,13 +79,15 @@ def time_group(candidates: dict[str, Candidate], options: BenchOptions, threads:
     if options.device == "cpu":
         invokes["sgemm"], sgemm_flops = sgemm_invoke(threads)
     with tqdm(total=options.repeats, desc=label, unit="round", leave=False) as bar:
-        timings = time_interleaved(invokes, options.repeats, options.warmup, progress=lambda: bar.update(),
-                                   settle_s=SETTLE_S if threads > 1 else 0.0)
+        timings = time_interleaved(
+            invokes, options.repeats, options.warmup, progress=lambda: bar.update(), settle_s=SETTLE_S if threads > 1 else 0.0
+        )
     if "sgemm" in timings:  # the hardware limit: the best sgemm run, in the loop or alone before it
         sgemm = timings.pop("sgemm")
         in_loop = sgemm_flops / (sgemm.min_ms / 1000.0) / 1e9
         result.meta.setdefault("peak_gflops_in_loop", {}).setdefault(str(threads), []).append(
-            {"group": label, "best_gflops": round(in_loop, 1), "median_gflops": round(sgemm_flops / (sgemm.median_ms / 1000.0) / 1e9, 1)})
+            {"group": label, "best_gflops": round(in_loop, 1), "median_gflops": round(sgemm_flops / (sgemm.median_ms / 1000.0) / 1e9, 1)}
+        )
         peak = max(peak, in_loop)
     for name, timing in timings.items():
         fields = dict(candidates[name].fields)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +115,27 @@ def _net_subject(options: BenchOptions, log: Callable[[str], None]) -> Subject:
         config = NetConfig(base=options.base, padding=options.padding)  # type: ignore[arg-type]
         torch.manual_seed(0)
         log("no trained model available: timing random weights")
-        return Subject(TransformNet(config).eval(), f"random ({config.base}-base, {config.padding} padding)", meta_model=MetaNetwork(config).eval())
+        return Subject(
+            TransformNet(config).eval(), f"random ({config.base}-base, {config.padding} padding)", meta_model=MetaNetwork(config).eval()
+        )
     if options.style is None:
         torch.manual_seed(0)
-        return Subject(TransformNet(loaded.config).eval(), f"random (checkpoint {loaded.path.name} architecture; no --style given)",
-                       meta_model=loaded.model, style_size=loaded.style_size, checkpoint=loaded.path)
+        return Subject(
+            TransformNet(loaded.config).eval(),
+            f"random (checkpoint {loaded.path.name} architecture; no --style given)",
+            meta_model=loaded.model,
+            style_size=loaded.style_size,
+            checkpoint=loaded.path,
+        )
     assert isinstance(loaded.model, MetaNetwork)
     net = emit_style_net(loaded.model, StyleEncoder.load(options.vgg_weights), load_image(options.style), loaded.style_size)
-    return Subject(net, f"checkpoint {loaded.path.name} + style {Path(options.style).name}", meta_model=loaded.model,
-                   style_size=loaded.style_size, checkpoint=loaded.path)
+    return Subject(
+        net,
+        f"checkpoint {loaded.path.name} + style {Path(options.style).name}",
+        meta_model=loaded.model,
+        style_size=loaded.style_size,
+        checkpoint=loaded.path,
+    )
 
 
 def _file_subject(path: Path) -> Subject:
@@ -137,7 +150,9 @@ def _file_subject(path: Path) -> Subject:
     return Subject(None, f"file {path.name}", files={key: path}, file_bytes={key: path.stat().st_size})
 
 
-def _export(subject: Subject, runtimes: list[str], options: BenchOptions, work: Path, result: BenchResult, log: Callable[[str], None]) -> None:
+def _export(
+    subject: Subject, runtimes: list[str], options: BenchOptions, work: Path, result: BenchResult, log: Callable[[str], None]
+) -> None:
     """Export the net through the project's exporter (mobilestyle.export.export), one call per precision."""
     assert subject.net is not None
     plan: dict[str, list[str]] = {}
@@ -149,8 +164,14 @@ def _export(subject: Subject, runtimes: list[str], options: BenchOptions, work: 
     for precision, formats in tqdm(list(plan.items()), desc="export", unit="precision", leave=False):
         log(f"exporting {'+'.join(formats)} {precision}")
         try:
-            records = export(subject.net, name=f"bench-{precision}", formats=formats, sizes=list(options.sizes),
-                                 precision=precision, out_dir=work / precision)
+            records = export(
+                subject.net,
+                name=f"bench-{precision}",
+                formats=formats,
+                sizes=list(options.sizes),
+                precision=precision,
+                out_dir=work / precision,
+            )
         except MobilestyleError as exc:
             result.skipped.append(f"{'+'.join(formats)} {precision}: export failed ({exc})")
             continue
@@ -194,8 +215,9 @@ def _cuda_sgemm_peak(size: int = 4096, repeats: int = 10) -> float:
     return 2.0 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def _inference_candidates(options: BenchOptions, runtimes: list[str], subject: Subject, size: int, threads: int,
-                          result: BenchResult) -> dict[str, Candidate]:
+def _inference_candidates(
+    options: BenchOptions, runtimes: list[str], subject: Subject, size: int, threads: int, result: BenchResult
+) -> dict[str, Candidate]:
     common = {"kind": "inference", "device": options.device, "height": size, "width": size, "threads": threads, "weights": subject.weights}
     gmacs = _gmacs(subject, size)
     model = f"ours-b{subject.net.config.base}" if subject.net is not None else "file"
@@ -214,11 +236,22 @@ def _inference_candidates(options: BenchOptions, runtimes: list[str], subject: S
     if subject.net is not None:
         for runtime in ("torch", "torch-compile"):
             if runtime in runtimes:
-                add(runtime, lambda r=runtime: _warm(torch_invoke(subject.net, (size, size), threads, options.device, r == "torch-compile")),
-                    runtime=runtime, precision="fp32", note="eager TransformNet" if runtime == "torch" else "torch.compile(TransformNet)")
+                net, compiled = subject.net, runtime == "torch-compile"
+                add(
+                    runtime,
+                    partial(_warm_torch, net, (size, size), threads, options.device, compiled),
+                    runtime=runtime,
+                    precision="fp32",
+                    note="eager TransformNet" if runtime == "torch" else "torch.compile(TransformNet)",
+                )
     if "onnx" in subject.files and (subject.net is None or "onnxruntime" in runtimes):
-        add("onnxruntime", lambda: onnx_invoke(subject.files["onnx"], (size, size), threads, options.device),
-            runtime="onnxruntime", precision="fp32", model_bytes=subject.file_bytes["onnx"])
+        add(
+            "onnxruntime",
+            lambda: onnx_invoke(subject.files["onnx"], (size, size), threads, options.device),
+            runtime="onnxruntime",
+            precision="fp32",
+            model_bytes=subject.file_bytes["onnx"],
+        )
     for key, path in subject.files.items():
         if not key.startswith("tflite-") or (subject.net is not None and f"litert-{key.removeprefix('tflite-')}" not in runtimes):
             continue
@@ -226,8 +259,15 @@ def _inference_candidates(options: BenchOptions, runtimes: list[str], subject: S
         if native is not None and size != options.sizes[0]:
             continue  # a single fixed-size graph is timed once, at its own size
         extra = {"height": native[0], "width": native[1]} if native else {}
-        add(f"litert-{key.removeprefix('tflite-')}", lambda p=path, s=signature: tflite_invoke(p, threads, s),
-            runtime="litert", precision=key.removeprefix("tflite-"), model_bytes=subject.file_bytes[key], note="XNNPACK", **extra)
+        add(
+            f"litert-{key.removeprefix('tflite-')}",
+            partial(tflite_invoke, path, threads, signature),
+            runtime="litert",
+            precision=key.removeprefix("tflite-"),
+            model_bytes=subject.file_bytes[key],
+            note="XNNPACK",
+            **extra,
+        )
     return candidates
 
 
@@ -244,8 +284,9 @@ def _tflite_entry(path: Path, size: int) -> tuple[str | None, tuple[int, int] | 
     return None, (int(shape[1]), int(shape[2]))
 
 
-def _warm(invoke: Invoke) -> Invoke:
-    """Run once while building (torch.compile compiles here, so failures surface as a skip, not mid-timing)."""
+def _warm_torch(net: TransformNet, size: tuple[int, int], threads: int, device: str, compiled: bool) -> Invoke:
+    """A PyTorch call, run once while building (torch.compile compiles here, so failures surface as a skip, not mid-timing)."""
+    invoke = torch_invoke(net, size, threads, device, compiled)
     invoke()
     return invoke
 
@@ -261,11 +302,22 @@ def _magenta_candidates(folder: Path, threads: int) -> dict[str, Candidate]:
     for precision, name in MAGENTA_TRANSFER.items():
         path = folder / name
         if path.is_file():
-            candidates[f"magenta-{precision}"] = Candidate(tflite_invoke(path, threads), {
-                "kind": "inference", "model": f"magenta-transfer-{precision}", "runtime": "litert", "device": "cpu", "precision": precision,
-                "height": MAGENTA_SIDE, "width": MAGENTA_SIDE, "threads": threads, "model_bytes": path.stat().st_size,
-                "weights": "magenta", "note": "style_transfer at its native 384x384 (bottleneck input random)",
-            })
+            candidates[f"magenta-{precision}"] = Candidate(
+                tflite_invoke(path, threads),
+                {
+                    "kind": "inference",
+                    "model": f"magenta-transfer-{precision}",
+                    "runtime": "litert",
+                    "device": "cpu",
+                    "precision": precision,
+                    "height": MAGENTA_SIDE,
+                    "width": MAGENTA_SIDE,
+                    "threads": threads,
+                    "model_bytes": path.stat().st_size,
+                    "weights": "magenta",
+                    "note": "style_transfer at its native 384x384 (bottleneck input random)",
+                },
+            )
     return candidates
 
 
@@ -301,8 +353,15 @@ def compare(records: Sequence[BenchRecord]) -> list[Comparison]:
 
 
 def _ratio(ours: BenchRecord, ref: BenchRecord, threads: int, note: str) -> Comparison:
-    return Comparison(ours=_label(ours), reference=_label(ref), height=ours.height, width=ours.width, threads=threads,
-                      ratio=round(ours.median_ms / ref.median_ms, 3), note=note)
+    return Comparison(
+        ours=_label(ours),
+        reference=_label(ref),
+        height=ours.height,
+        width=ours.width,
+        threads=threads,
+        ratio=round(ours.median_ms / ref.median_ms, 3),
+        note=note,
+    )
 
 
 def _options_dict(options: BenchOptions) -> dict[str, Any]:

@@ -67,13 +67,12 @@ def torch_invoke(module: nn.Module, size: tuple[int, int], threads: int, device:
     torch.set_num_threads(threads)
     module = module.eval().to(device)
     image = torch.from_numpy(_random_input((1, 3, *size))).to(device)
-    if compile_module:
-        module = torch.compile(module)
+    run: Callable[[torch.Tensor], object] = torch.compile(module) if compile_module else module
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     @torch.inference_mode()
     def invoke() -> object:
-        out = module(image)
+        out = run(image)
         sync()
         return out
 

@@ -17,9 +17,21 @@ def _row(record: BenchRecord) -> list[str]:
     def num(value: float | None, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)
 
-    return [record.kind, record.model, record.runtime, record.precision, f"{record.height}x{record.width}", str(record.threads),
-            num(record.median_ms, ".2f"), num(record.p90_ms, ".2f"), num(record.min_ms, ".2f"), num(record.images_per_s, ".1f"), num(record.gflops, ".1f"),
-            num(record.pct_of_peak, ".1f"), "-" if record.model_bytes is None else f"{record.model_bytes:,}"]
+    return [
+        record.kind,
+        record.model,
+        record.runtime,
+        record.precision,
+        f"{record.height}x{record.width}",
+        str(record.threads),
+        num(record.median_ms, ".2f"),
+        num(record.p90_ms, ".2f"),
+        num(record.min_ms, ".2f"),
+        num(record.images_per_s, ".1f"),
+        num(record.gflops, ".1f"),
+        num(record.pct_of_peak, ".1f"),
+        "-" if record.model_bytes is None else f"{record.model_bytes:,}",
+    ]
 
 
 def table(result: BenchResult) -> str:
@@ -44,19 +56,33 @@ def markdown(result: BenchResult, plot_name: str | None) -> str:
     meta = result.meta
     versions = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items() if v is not None)
     lines = [
-        "# mobilestyle bench", "",
-        f"- date: {meta.get('date')}", f"- machine: {meta.get('machine')} ({meta.get('cpu_count')} CPUs), {meta.get('platform')}",
-        f"- load average at start: {meta.get('load_average')}", f"- versions: {versions}", f"- weights: {meta.get('weights')}",
-        f"- sgemm peak GFLOP/s per thread count: {meta.get('peak_gflops')}", f"- options: `{json.dumps(meta.get('options', {}))}`", "",
+        "# mobilestyle bench",
+        "",
+        f"- date: {meta.get('date')}",
+        f"- machine: {meta.get('machine')} ({meta.get('cpu_count')} CPUs), {meta.get('platform')}",
+        f"- load average at start: {meta.get('load_average')}",
+        f"- versions: {versions}",
+        f"- weights: {meta.get('weights')}",
+        f"- sgemm peak GFLOP/s per thread count: {meta.get('peak_gflops')}",
+        f"- options: `{json.dumps(meta.get('options', {}))}`",
+        "",
         "Batch 1; medians and p90 of interleaved runs (every candidate of a size / thread group runs round-robin). "
         "GFLOP/s counts 2 FLOP per multiply-accumulate of the net's convs over the median latency; % peak is against the best "
         "sgemm run at the same thread count (alone or in the same loop). On a loaded machine medians are inflated: min ms is what "
-        "the hardware gives when the core is free. Field definitions: docs/bench.md.", "",
-        "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS),
+        "the hardware gives when the core is free. Field definitions: docs/bench.md.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
     ]
     lines += ["| " + " | ".join(_row(r)) + " |" for r in result.records]
     if result.comparisons:
-        lines += ["", "## Ratios (ours / reference, same loop)", "", "| ours | reference | size | threads | ratio |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Ratios (ours / reference, same loop)",
+            "",
+            "| ours | reference | size | threads | ratio |",
+            "|---|---|---|---|---|",
+        ]
         lines += [f"| {c.ours} | {c.reference} | {c.height}x{c.width} | {c.threads} | {c.ratio:.2f} |" for c in result.comparisons]
     notes = [f"- {r.model} ({r.runtime}): {r.note}" for r in result.records if r.kind != "inference" and r.note]
     if notes:

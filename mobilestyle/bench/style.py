@@ -21,8 +21,9 @@ from mobilestyle.images import load_image
 from mobilestyle.style_encoder import StyleEncoder
 
 
-def style_side(options: BenchOptions, subject: Subject, peers: Path | None, threads: int, peak: float, result: BenchResult,
-                log: Callable[[str], None]) -> None:
+def style_side(
+    options: BenchOptions, subject: Subject, peers: Path | None, threads: int, peak: float, result: BenchResult, log: Callable[[str], None]
+) -> None:
     """Meta-network forward (VGG encode + generate) and the whole export path per new style, vs Magenta's style predictor."""
     try:
         encoder = StyleEncoder.load(options.vgg_weights)
@@ -32,19 +33,46 @@ def style_side(options: BenchOptions, subject: Subject, peers: Path | None, thre
     style = _style_image(options)
     torch.set_num_threads(threads)
     meta = subject.meta_model
-    common = {"kind": "style", "device": "cpu", "threads": threads, "height": subject.style_size, "width": subject.style_size,
-              "weights": f"checkpoint {subject.checkpoint.name}" if subject.checkpoint else "random meta network"}
+    common = {
+        "kind": "style",
+        "device": "cpu",
+        "threads": threads,
+        "height": subject.style_size,
+        "width": subject.style_size,
+        "weights": f"checkpoint {subject.checkpoint.name}" if subject.checkpoint else "random meta network",
+    }
 
     @torch.inference_mode()
     def meta_forward() -> object:
         return meta.emit(encoder.statistics(style, subject.style_size))
 
-    candidates = {"meta-forward": Candidate(meta_forward, {**common, "model": "meta-forward", "runtime": "torch", "precision": "fp32",
-                                                          "note": "VGG-16 encode + meta network + emit (PyTorch)"})}
+    candidates = {
+        "meta-forward": Candidate(
+            meta_forward,
+            {
+                **common,
+                "model": "meta-forward",
+                "runtime": "torch",
+                "precision": "fp32",
+                "note": "VGG-16 encode + meta network + emit (PyTorch)",
+            },
+        )
+    }
     if peers is not None and (peers / MAGENTA_PREDICT).is_file():
-        candidates["magenta-predict"] = Candidate(tflite_invoke(peers / MAGENTA_PREDICT, threads), {
-            **common, "model": "magenta-predict-int8", "runtime": "litert", "precision": "int8", "height": 256, "width": 256,
-            "weights": "magenta", "model_bytes": (peers / MAGENTA_PREDICT).stat().st_size, "note": "style_predict (MobileNet) at 256x256"})
+        candidates["magenta-predict"] = Candidate(
+            tflite_invoke(peers / MAGENTA_PREDICT, threads),
+            {
+                **common,
+                "model": "magenta-predict-int8",
+                "runtime": "litert",
+                "precision": "int8",
+                "height": 256,
+                "width": 256,
+                "weights": "magenta",
+                "model_bytes": (peers / MAGENTA_PREDICT).stat().st_size,
+                "note": "style_predict (MobileNet) at 256x256",
+            },
+        )
     log(f"style side, {threads} thread(s)")
     time_group(candidates, options, threads, peak, result, f"style side, {threads} thread(s)")
     if threads == options.threads[0]:
@@ -62,6 +90,7 @@ def _export_path(options: BenchOptions, subject: Subject, encoder: Any, style: A
     """Style image -> verified ONNX + TFLite fp32 files: what a user waits for per new style (template cache warm)."""
     formats = [name for name, fmt in FORMATS.items() if fmt.runs_here]
     with scratch_dir("mobilestyle-bench-export") as out:
+
         def export_once() -> object:
             with torch.inference_mode():
                 net = subject.meta_model.emit(encoder.statistics(style, subject.style_size))
@@ -73,7 +102,19 @@ def _export_path(options: BenchOptions, subject: Subject, encoder: Any, style: A
             skip(result, f"export path: {exc}")
             return
     sizes = ",".join(str(s) for s in options.sizes)
-    result.records.append(BenchRecord.from_timing(
-        timing, kind="style", model="export-path", runtime="torch+export", device="cpu", precision="fp32", height=subject.style_size,
-        width=subject.style_size, threads=threads, weights="random meta network" if subject.checkpoint is None else f"checkpoint {subject.checkpoint.name}",
-        note=f"encode + generate + export({', '.join(formats)} fp32, sizes {sizes}) incl. verification; conversion template cached after the warm-up"))
+    result.records.append(
+        BenchRecord.from_timing(
+            timing,
+            kind="style",
+            model="export-path",
+            runtime="torch+export",
+            device="cpu",
+            precision="fp32",
+            height=subject.style_size,
+            width=subject.style_size,
+            threads=threads,
+            weights="random meta network" if subject.checkpoint is None else f"checkpoint {subject.checkpoint.name}",
+            note=f"encode + generate + export({', '.join(formats)} fp32, sizes {sizes}) incl. verification; "
+            "conversion template cached after the warm-up",
+        )
+    )

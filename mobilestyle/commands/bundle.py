@@ -24,18 +24,43 @@ from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
 
 @click.command(help=__doc__)
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--app", "app_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("android_demo"), show_default=True,
-              help="The Android demo project; models go to app/src/main/assets/styles/.")
-@click.option("--web", "web_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also bundle for the browser demo (e.g. android_demo/web): ONNX and TFLite go to DIR/models/.")
+@click.option(
+    "--app",
+    "app_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("android_demo"),
+    show_default=True,
+    help="The Android demo project; models go to app/src/main/assets/styles/.",
+)
+@click.option(
+    "--web",
+    "web_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also bundle for the browser demo (e.g. android_demo/web): ONNX and TFLite go to DIR/models/.",
+)
 @click.option("--no-app", is_flag=True, help="Bundle only for the web demo.")
-@click.option("--size", type=click.IntRange(MIN_SIDE, MAX_SIDE), default=256, show_default=True,
-              help="Model input side when exporting style images (multiple of 4); probe size for dynamic models.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True, help="Precision when exporting style images.")
-@click.option("--name", default=None, help="Style name when bundling one style (a-z 0-9 _ -). Default: the metadata's style name or the file stem.")
+@click.option(
+    "--size",
+    type=click.IntRange(MIN_SIDE, MAX_SIDE),
+    default=256,
+    show_default=True,
+    help="Model input side when exporting style images (multiple of 4); probe size for dynamic models.",
+)
+@click.option(
+    "--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True, help="Precision when exporting style images."
+)
+@click.option(
+    "--name", default=None, help="Style name when bundling one style (a-z 0-9 _ -). Default: the metadata's style name or the file stem."
+)
 @click.option("--clean", is_flag=True, help="Drop styles bundled earlier (only files their manifest names are deleted).")
-@click.option("--fixtures", "fixtures_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the golden preprocessing fixtures the app's Java core tests read, to this folder.")
+@click.option(
+    "--fixtures",
+    "fixtures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the golden preprocessing fixtures the app's Java core tests read, to this folder.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @checkpoint_option
 @vgg_weights_option
@@ -77,8 +102,17 @@ def command(
         web_models = ensure_writable_dir(web_dir / bundle.WEB_MODELS)
         destinations.append(bundle.Destination("web", web_models, ("onnx", "tflite"), clean))
     with tqdm(total=len(style_images), desc="export", unit="style", disable=no_progress or not style_images) as progress:
-        result = bundle.bundle_inputs(model_paths, style_images, destinations, size=size, precision=precision, name=name,
-                                      checkpoint=checkpoint, vgg_weights=vgg_weights, progress=progress)
+        result = bundle.bundle_inputs(
+            model_paths,
+            style_images,
+            destinations,
+            size=size,
+            precision=precision,
+            name=name,
+            checkpoint=checkpoint,
+            vgg_weights=vgg_weights,
+            progress=progress,
+        )
     summary.update(result.to_dict())
     _report(summary, as_json)
 
@@ -90,12 +124,17 @@ def _report(summary: dict, as_json: bool) -> None:
     for path in summary.get("fixtures", []):
         click.echo(f"fixture  {path}")
     for style in summary.get("styles", []):
-        files = ", ".join(f"{fmt} {info['bytes'] / 1024:.0f} KiB ({info['precision']}, probe {info['probe_size']}² in {info['probe_ms']:.0f} ms)"
-                          for fmt, info in style["files"].items())
+        files = ", ".join(
+            f"{fmt} {info['bytes'] / 1024:.0f} KiB ({info['precision']}, probe {info['probe_size']}² in {info['probe_ms']:.0f} ms)"
+            for fmt, info in style["files"].items()
+        )
         diff = style["onnx_vs_tflite_max_abs_diff"]
         click.echo(f"{style['name']:<24} {files}" + (f"; onnx vs tflite max |diff| {diff:.4f}" if diff is not None else ""))
     for dest in summary.get("destinations", []):
-        click.echo(f"{dest['label']:<4} {dest['manifest']}: {len(dest['styles_written'])} style(s) written, {dest['total_bytes'] / 1024:.0f} KiB in total")
+        click.echo(
+            f"{dest['label']:<4} {dest['manifest']}: {len(dest['styles_written'])} style(s) written, "
+            f"{dest['total_bytes'] / 1024:.0f} KiB in total"
+        )
 
 
 def write_demo_fixtures(folder: Path) -> list[Path]:

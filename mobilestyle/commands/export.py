@@ -44,7 +44,9 @@ def artifact_table(records: list[ArtifactRecord]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] for row in rows)
 
 
-@click.command(help=__doc__ + """
+@click.command(
+    help=__doc__
+    + """
 
 Each STYLE_IMAGE is encoded by the meta network into a small transformation net, converted, and
 verified against PyTorch on a fixed test image before it is reported ok (ONNX in onnxruntime, TFLite
@@ -55,11 +57,23 @@ CoreML is fp16 unless fp32 is asked; ONNX is always fp32. fp16 files are made fr
 the convs that feed instance norms rescaled per channel (same function; keeps x² inside fp16).
 
 Conversions are cached (~/.cache/mobilestyle/graphs or $MOBILESTYLE_CACHE): a further style only
-patches its weights into the converted graph, then is verified like a fresh conversion.""")
+patches its weights into the converted graph, then is verified like a fresh conversion."""
+)
 @click.argument("style_images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "formats", multiple=True, metavar="onnx|tflite|coreml|all", help="Formats to write (repeat or comma-separate). Default: all.")
-@click.option("--size", "sizes", multiple=True, type=int,
-              help=f"Square input side(s) for TFLite signatures and CoreML's default (multiple of 4, {MIN_SIDE}..{MAX_SIDE}). Default: 256.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="onnx|tflite|coreml|all",
+    help="Formats to write (repeat or comma-separate). Default: all.",
+)
+@click.option(
+    "--size",
+    "sizes",
+    multiple=True,
+    type=int,
+    help=f"Square input side(s) for TFLite signatures and CoreML's default (multiple of 4, {MIN_SIDE}..{MAX_SIDE}). Default: 256.",
+)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True, help="Weight precision (see above).")
 @checkpoint_option
 @vgg_weights_option
@@ -67,8 +81,18 @@ patches its weights into the converted graph, then is verified like a fresh conv
 @click.option("--name", default=None, help="Model file name (default: the style image's stem; one style only).")
 @click.option("--fresh", is_flag=True, help="Convert from scratch instead of patching the cached converted graph.")
 @json_flag
-def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tuple[int, ...], precision: str, checkpoint: Path | None,
-            vgg_weights: Path | None, out_dir: Path, name: str | None, fresh: bool, as_json: bool) -> None:
+def command(
+    style_images: tuple[Path, ...],
+    formats: tuple[str, ...],
+    sizes: tuple[int, ...],
+    precision: str,
+    checkpoint: Path | None,
+    vgg_weights: Path | None,
+    out_dir: Path,
+    name: str | None,
+    fresh: bool,
+    as_json: bool,
+) -> None:
     chosen = parse_formats(formats)
     size_list = list(sizes) or [256]
     if name and len(style_images) > 1:
@@ -86,8 +110,17 @@ def command(style_images: tuple[Path, ...], formats: tuple[str, ...], sizes: tup
         jobs = list(zip(style_images, pictures, names))
         for path, picture, style_name in tqdm(jobs, desc="export", unit="style", disable=as_json or len(jobs) < 2):
             net = style_nets.net(picture)
-            records += export(net, formats=chosen, sizes=size_list, precision=precision, out_dir=out_dir, name=style_name,
-                              style_sha256=sha256_file(path), extra_metadata=style_nets.provenance(), fresh=fresh)
+            records += export(
+                net,
+                formats=chosen,
+                sizes=size_list,
+                precision=precision,
+                out_dir=out_dir,
+                name=style_name,
+                style_sha256=sha256_file(path),
+                extra_metadata=style_nets.provenance(),
+                fresh=fresh,
+            )
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
     else:

@@ -41,31 +41,51 @@ def _targets(contents: tuple[Path, ...], out: Path, tag: str, grid: bool) -> lis
     return [out / f"{path.stem}_{tag}{suffix}" for path in contents]
 
 
-@click.command(help=__doc__ + """
+@click.command(
+    help=__doc__
+    + """
 
 With --style the meta network turns the style image into a net and PyTorch runs it; with --model the
 exported file runs in onnxruntime or the LiteRT interpreter, so you see what the phone will show
 (CoreML .mlpackage files need macOS). Only files made by `mobilestyle export` / `adapt` are run (read
 from their metadata); foreign models such as Magenta's are refused. --grid writes content | style | result
-side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is checked before any work.""")
+side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is checked before any work."""
+)
 @click.argument("contents", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--style", "style_image", type=click.Path(path_type=Path), default=None, help="Style image (stylize with PyTorch).")
 @click.option("--model", "model_file", type=click.Path(path_type=Path), default=None, help="Exported .onnx or .tflite file.")
 @checkpoint_option
 @vgg_weights_option
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output image (one content) or folder.")
-@click.option("--size", type=click.IntRange(16, MAX_SIZE), default=None,
-              help=f"Short side to work at (multiple of 4, 16..{MAX_SIZE}; at most 16.8 MP in all). Default: the photo's own, "
-                   "downscaled to fit 16.8 MP. A .tflite file runs its own square sizes.")
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output image (one content) or folder."
+)
+@click.option(
+    "--size",
+    type=click.IntRange(16, MAX_SIZE),
+    default=None,
+    help=f"Short side to work at (multiple of 4, 16..{MAX_SIZE}; at most 16.8 MP in all). Default: the photo's own, "
+    "downscaled to fit 16.8 MP. A .tflite file runs its own square sizes.",
+)
 @click.option("--grid", is_flag=True, help="Write a content | style | result picture.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="Runtime threads.")
-def command(contents: tuple[Path, ...], style_image: Path | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None,
-            out: Path, size: int | None, grid: bool, threads: int | None) -> None:
+def command(
+    contents: tuple[Path, ...],
+    style_image: Path | None,
+    model_file: Path | None,
+    checkpoint: Path | None,
+    vgg_weights: Path | None,
+    out: Path,
+    size: int | None,
+    grid: bool,
+    threads: int | None,
+) -> None:
     if (style_image is None) == (model_file is None):
         raise MobilestyleError("give exactly one of --style STYLE_IMAGE or --model FILE.onnx|.tflite")
     if size is not None and size % 4:
         raise MobilestyleError(f"--size {size} is not a multiple of 4")
-    targets = _targets(contents, out, Path(style_image or model_file).stem, grid)  # checked before any work
+    source = style_image or model_file
+    assert source is not None
+    targets = _targets(contents, out, source.stem, grid)  # checked before any work
     images = [load_image(path) for path in contents]
     style_picture = load_image(style_image) if style_image else None
     runner = _runner(style_picture, model_file, checkpoint, vgg_weights, threads)
@@ -78,8 +98,9 @@ def command(contents: tuple[Path, ...], style_image: Path | None, model_file: Pa
             click.echo(str(target))
 
 
-def _runner(style_picture: Image.Image | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None,
-            threads: int | None) -> Runner:
+def _runner(
+    style_picture: Image.Image | None, model_file: Path | None, checkpoint: Path | None, vgg_weights: Path | None, threads: int | None
+) -> Runner:
     if model_file is not None:
         return open_model(model_file, threads)
     assert style_picture is not None
