@@ -108,6 +108,16 @@ def model_files(
     return patch_metadata(files, metadata), how
 
 
+def _export_form(net: nn.Module, static_shapes: bool) -> nn.Module:
+    """A TransformNet in its fast export form (graph.py); any other image-in/image-out module as it is."""
+    return export_graph(net, static_shapes=static_shapes) if isinstance(net, TransformNet) else net.eval()
+
+
+def _architecture(net: nn.Module) -> dict:
+    config = getattr(net, "config", None)
+    return config.to_dict() if config is not None and hasattr(config, "to_dict") else {"module": type(net).__name__}
+
+
 def _size_on_disk(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -115,7 +125,7 @@ def _size_on_disk(path: Path) -> int:
 
 
 def export(
-    net: TransformNet,
+    net: nn.Module,
     *,
     formats: Sequence[str],
     sizes: Sequence[int],
@@ -129,7 +139,9 @@ def export(
 ) -> list[ArtifactRecord]:
     """Write and verify OUT_DIR/NAME<suffix> for each format; ``fresh`` bypasses the template cache.
 
-    ``net`` is any TransformNet (put in eval mode here). ``style_sha256`` and ``extra_metadata`` go into each
+    ``net`` is a TransformNet, or any nn.Module with its interface (NCHW RGB 0..255 in and out, e.g. a wrapper
+    around one): a TransformNet is exported in its fast form (graph.py) and its fp16 files get the norm-input
+    rescaling, another module is converted as it is. Put in eval mode here. ``style_sha256`` and ``extra_metadata`` go into each
     file's metadata (where the net came from); ``sizes`` are square sides (TFLite signatures, CoreML's default).
     """
     sizes = list(dict.fromkeys(int(s) for s in sizes))
@@ -138,7 +150,9 @@ def export(
     net = net.eval()
     reference = TorchReference(net)
     needs_fp16 = any(fmt.file_precision(precision) == "fp16" for fmt in chosen)
-    fp16_net = normalize_norm_inputs(net) if needs_fp16 else None  # same function, no fp16 overflow in the norms
+    fp16_net = None
+    if needs_fp16:  # same function, no fp16 overflow in the norms
+        fp16_net = normalize_norm_inputs(net) if isinstance(net, TransformNet) else net
     fp16_note = check_fp16_guard(fp16_net) if fp16_net is not None else ""
     graphs: dict[tuple[str, bool], nn.Module] = {}
     records = []
@@ -147,7 +161,7 @@ def export(
         stored = fmt.file_precision(precision)
         key = (stored, fmt.static_shapes)
         if key not in graphs:
-            graphs[key] = export_graph(fp16_net if fp16_net is not None and stored == "fp16" else net, static_shapes=fmt.static_shapes)
+            graphs[key] = _export_form(fp16_net if fp16_net is not None and stored == "fp16" else net, fmt.static_shapes)
         metadata = build_metadata(
             format=fmt.name,
             style_name=name,
@@ -155,7 +169,7 @@ def export(
             sizes=fmt.metadata_sizes(sizes),
             layout=fmt.layout,
             precision=stored,
-            arch=net.config.to_dict(),
+            arch=_architecture(net),
             input_name=fmt.input_name,
             output_name=fmt.output_name,
             extra=extra_metadata,

@@ -34,8 +34,9 @@ def normalize_norm_inputs(net: TransformNet, channel_norm: float = CHANNEL_NORM)
         for layer in generated_layer_names():
             module = clone.get_submodule(layer)
             conv = module.conv if hasattr(module, "conv") else module
-            assert isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
+            weight = conv.weight  # a Conv2d, ConvTranspose2d or PaddedConv (its .weight is its conv's)
+            assert isinstance(weight, torch.Tensor)
             transposed = isinstance(conv, nn.ConvTranspose2d)
-            norms = _output_channel_norms(conv.weight, transposed).clamp_min(1e-12)
-            conv.weight.mul_(channel_norm / norms)
+            norms = _output_channel_norms(weight, transposed).clamp_min(1e-12)
+            weight.mul_(channel_norm / norms)
     return clone

@@ -293,3 +293,33 @@ def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factor
     )
     assert record.max_abs_error <= limit
     assert record.max_abs_error <= 1e-3 or "own error" in record.verification
+
+
+def test_any_image_module_exports_through_the_same_stage(tmp_path, tmp_path_factory):
+    """export() takes any nn.Module with the TransformNet interface (a control wrapping a net): converted as it is, verified."""
+    from torch import nn
+
+    from mobilestyle.export import export, read_metadata
+    from mobilestyle.export.templates import TemplateCache
+    from mobilestyle.transformer import TransformNet
+
+    class HalfStrength(nn.Module):  # what a strength / blend control could hand the export stage
+        def __init__(self, net: nn.Module) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+            return 0.5 * self.net(rgb) + 0.5 * rgb
+
+    torch.manual_seed(0)
+    (record,) = export(
+        HalfStrength(TransformNet().eval()),
+        name="half",
+        formats=["onnx"],
+        sizes=[64],
+        precision="fp32",
+        out_dir=tmp_path,
+        cache=TemplateCache(graph_cache(tmp_path_factory)),
+    )
+    assert record.verified and record.max_abs_error <= 1e-3
+    assert read_metadata(record.path)["arch"] == {"module": "HalfStrength"}

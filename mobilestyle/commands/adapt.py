@@ -17,7 +17,7 @@ from mobilestyle.commands.export import artifact_table, parse_formats
 from mobilestyle.commands.options import folder_or_shared, json_flag, vgg_weights_option
 from mobilestyle.data import list_images, readable_images
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.export import check_request, export
+from mobilestyle.export import FORMATS, check_request, export
 from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
 from mobilestyle.images import load_image
 from mobilestyle.model_files import LoadedModel, save_model
@@ -170,7 +170,7 @@ def command(
             f"loss {summary['loss_first_step']:.4g} -> {summary['loss_last_10_steps']:.4g} (mean of the last {len(tail)} steps)"
         )
     click.echo(artifact_table(records))
-    if "coreml" in chosen:
+    if not all(FORMATS[f].runs_here for f in chosen):
         click.echo("note: CoreML packages are checked by their spec here; CoreML predictions need macOS.")
     if checkpoint is not None:
         click.echo(f"{checkpoint}  adapted net (PyTorch)")

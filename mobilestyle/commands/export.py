@@ -11,7 +11,7 @@ from tqdm import tqdm
 from mobilestyle.atomic import check_output_dir, removing_new_dirs, sha256_file
 from mobilestyle.commands.options import checkpoint_option, json_flag, vgg_weights_option
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.export import FORMAT_NAMES, ArtifactRecord, check_request, export
+from mobilestyle.export import FORMAT_NAMES, FORMATS, ArtifactRecord, check_request, export
 from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
 from mobilestyle.images import load_image
 from mobilestyle.style_encoder import StyleNets
@@ -125,5 +125,5 @@ def command(
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
     else:
         click.echo(artifact_table(records))
-        if "coreml" in chosen:
+        if not all(FORMATS[f].runs_here for f in chosen):
             click.echo("note: CoreML packages are checked by their spec here; CoreML predictions need macOS.")
