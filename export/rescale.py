@@ -33,7 +33,7 @@ def normalize_norm_inputs(net: TransformNet, channel_norm: float = CHANNEL_NORM)
     with torch.no_grad():
         for layer in generated_layer_names():
             module = clone.get_submodule(layer)
-            conv = module.conv if hasattr(module, "conv") else module
+            conv = getattr(module, "conv", module)
             weight = conv.weight  # a Conv2d, ConvTranspose2d or PaddedConv (its .weight is its conv's)
             assert isinstance(weight, torch.Tensor)
             transposed = isinstance(conv, nn.ConvTranspose2d)
