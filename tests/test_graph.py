@@ -163,7 +163,7 @@ def test_onnx_dynamo_converts(net_and_graph, tmp_path) -> None:
 
     net, graph = net_and_graph
     path = tmp_path / "graph.onnx"
-    path.write_bytes(onnx_format.convert(graph)["model.onnx"])  # torch.onnx.export(dynamo=True), dynamic H and W
+    path.write_bytes(onnx_format.FORMAT.convert(graph)["model.onnx"])  # torch.onnx.export(dynamo=True), dynamic H and W
     x, expected = _reference(net)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
@@ -179,7 +179,7 @@ def test_litert_converts(net_and_graph, tmp_path) -> None:
     net, _ = net_and_graph
     path = tmp_path / "graph.tflite"
     path.write_bytes(
-        tflite_format.convert(export_graph(net, static_shapes=True), [SIDE])["model.tflite"]
+        tflite_format.FORMAT.convert(export_graph(net, static_shapes=True), [SIDE], "fp32")["model.tflite"]
     )  # litert-torch, NHWC, signature size_64x64
     x, expected = _reference(net)
     got = TfliteRunner(path).run(x[0].transpose(1, 2, 0))
