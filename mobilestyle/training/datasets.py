@@ -86,8 +86,14 @@ def content_tensors(files: Sequence[Path], side: int, cache: Path, progress: boo
 
 
 @torch.no_grad()
-def _statistics_rows(files: Sequence[Path], size: int, vgg: VGGEncoder, desc: str, progress: bool,
-                     transform: Callable[[int, Image.Image], Image.Image] | None = None) -> torch.Tensor:
+def _statistics_rows(
+    files: Sequence[Path],
+    size: int,
+    vgg: VGGEncoder,
+    desc: str,
+    progress: bool,
+    transform: Callable[[int, Image.Image], Image.Image] | None = None,
+) -> torch.Tensor:
     """N x 1920 VGG statistics of (optionally transformed) images at short side ``size``; unreadable: NaN rows."""
     rows = []
     for index, path in enumerate(tqdm(files, desc=desc, disable=not progress)):
@@ -103,8 +109,10 @@ def _statistics_rows(files: Sequence[Path], size: int, vgg: VGGEncoder, desc: st
 
 def style_statistics_table(files: Sequence[Path], size: int, vgg: VGGEncoder, cache: Path, progress: bool = True) -> torch.Tensor:
     """N x 1920 float32 VGG statistics of every style image at short side ``size``; unreadable files are rows of NaN."""
-    return _cached(cache / f"styles-{files_key(files, size=size)}.safetensors",
-                   lambda: {"stats": _statistics_rows(files, size, vgg, f"style statistics @ {size}px", progress)})["stats"]
+    return _cached(
+        cache / f"styles-{files_key(files, size=size)}.safetensors",
+        lambda: {"stats": _statistics_rows(files, size, vgg, f"style statistics @ {size}px", progress)},
+    )["stats"]
 
 
 def load_statistics_table(path: str | Path) -> torch.Tensor:
@@ -136,13 +144,15 @@ def augment_style(image: Image.Image, rng: random.Random) -> Image.Image:
     return ImageEnhance.Contrast(shifted).enhance(rng.uniform(0.8, 1.4))
 
 
-def augmented_style_statistics(files: Sequence[Path], size: int, variants: int, vgg: VGGEncoder, cache: Path,
-                               seed: int = 0, progress: bool = True) -> torch.Tensor:
+def augmented_style_statistics(
+    files: Sequence[Path], size: int, variants: int, vgg: VGGEncoder, cache: Path, seed: int = 0, progress: bool = True
+) -> torch.Tensor:
     """(variants x N) x 1920 statistics of ``augment_style`` variants of every style image (NaN rows: unreadable)."""
 
     def build() -> dict[str, torch.Tensor]:
         tables = []
         for variant in range(variants):
+
             def recolour(index: int, image: Image.Image, variant: int = variant) -> Image.Image:
                 return augment_style(image, random.Random(f"{seed}-{variant}-{index}"))
 
@@ -183,9 +193,18 @@ def _teacher_pair(job: tuple[str, str, int, int]) -> tuple[np.ndarray, np.ndarra
     return np.asarray(content, dtype=np.uint8), np.asarray(target, dtype=np.uint8)
 
 
-def teacher_pairs(content_files: Sequence[Path], style_files: Sequence[Path], count: int, side: int, magenta_dir: Path,
-                  cache: Path, seed: int = 0, processes: int = 2, variant: str = "fp16",
-                  progress: bool = True) -> dict[str, torch.Tensor]:
+def teacher_pairs(
+    content_files: Sequence[Path],
+    style_files: Sequence[Path],
+    count: int,
+    side: int,
+    magenta_dir: Path,
+    cache: Path,
+    seed: int = 0,
+    processes: int = 2,
+    variant: str = "fp16",
+    progress: bool = True,
+) -> dict[str, torch.Tensor]:
     """``count`` random (photo, style) pairs stylized by Magenta: content, target (N x 3 x side x side uint8), style index."""
     key = files_key([*content_files, *style_files], count=count, side=side, seed=seed, variant=variant)
 

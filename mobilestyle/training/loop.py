@@ -169,7 +169,7 @@ def sync_gradients(parameters: list[nn.Parameter], world: int) -> None:
     offset = 0
     for p, g in zip(parameters, grads):
         n = g.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
 
 
@@ -344,8 +344,11 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     contents = _sample_contents(ctx) if main and options.sample_every else None
     # a method with its own data (``batches``) gets its batches as they are; others get random photo crops
     own_batches = getattr(method, "batches", None)
-    loader = own_batches(start) if own_batches else crop_loader(
-        ctx.content_files, options.image_size, options.batch_size, options.seed, options.workers, ctx.rank, start=start)
+    loader = (
+        own_batches(start)
+        if own_batches
+        else crop_loader(ctx.content_files, options.image_size, options.batch_size, options.seed, options.workers, ctx.rank, start=start)
+    )
     interrupted, exit_code = False, SIGINT_EXIT
 
     def on_term(signum: int, frame: object) -> None:
