@@ -19,7 +19,8 @@ import logging
 import math
 import multiprocessing
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from PIL import Image, ImageEnhance
 from tqdm import tqdm
 
 from mobilestyle.atomic import atomic_path
+from mobilestyle.baselines.magenta import MagentaStylizer, Variant
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, resize_short_side
 from mobilestyle.vgg import VGGEncoder, cache_dir, style_statistics
@@ -165,29 +167,36 @@ def augmented_style_statistics(
 
 # --- teacher pairs (Magenta) -------------------------------------------------------------------------------
 
-_worker_state: dict[str, object] = {}
+
+@dataclass
+class _TeacherWorker:
+    """One teacher process's Magenta stylizer and the style bottlenecks it has computed so far."""
+
+    stylizer: MagentaStylizer
+    bottlenecks: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def _teacher_init(magenta_dir: str, variant: str) -> None:
-    from mobilestyle.baselines.magenta import MagentaStylizer
+_worker: _TeacherWorker | None = None  # set by _teacher_init in each pool process (or in this one)
 
+
+def _teacher_init(magenta_dir: str, variant: Variant) -> None:
+    global _worker
     torch.set_num_threads(1)
-    _worker_state["stylizer"] = MagentaStylizer(magenta_dir, variant, threads=1)
-    _worker_state["bottlenecks"] = {}
+    _worker = _TeacherWorker(MagentaStylizer(magenta_dir, variant, threads=1))
 
 
 def _teacher_pair(job: tuple[str, str, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
     content_path, style_path, style_index, side = job
-    stylizer = _worker_state["stylizer"]
-    bottlenecks: dict[int, np.ndarray] = _worker_state["bottlenecks"]  # type: ignore[assignment]
+    assert _worker is not None, "_teacher_init runs first"
+    stylizer, bottlenecks = _worker.stylizer, _worker.bottlenecks
     try:
         photo = load_image(content_path)
         if style_index not in bottlenecks:
-            bottlenecks[style_index] = stylizer.style_bottleneck(load_image(style_path))  # type: ignore[attr-defined]
-        output = stylizer.stylize(photo, bottlenecks[style_index])  # type: ignore[attr-defined]
+            bottlenecks[style_index] = stylizer.style_bottleneck(load_image(style_path))
+        output = stylizer.stylize(photo, bottlenecks[style_index])
     except MobilestyleError:
         return None
-    big = stylizer.content_side  # type: ignore[attr-defined]
+    big = stylizer.content_side
     content = center_crop_square(photo, big).resize((side, side), Image.Resampling.LANCZOS)
     target = Image.fromarray(np.round(output).astype(np.uint8)).resize((side, side), Image.Resampling.LANCZOS)
     return np.asarray(content, dtype=np.uint8), np.asarray(target, dtype=np.uint8)
@@ -202,7 +211,7 @@ def teacher_pairs(
     cache: Path,
     seed: int = 0,
     processes: int = 2,
-    variant: str = "fp16",
+    variant: Variant = "fp16",
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
     """``count`` random (photo, style) pairs stylized by Magenta: content, target (N x 3 x side x side uint8), style index."""
@@ -215,6 +224,7 @@ def teacher_pairs(
         jobs = [(str(rng.choice(content_files)), str(style_files[s]), s, side) for s in style_order]
         contents, targets, indices = [], [], []
         pool = None
+        results: Iterator[tuple[np.ndarray, np.ndarray] | None]
         if processes > 1:
             pool = multiprocessing.get_context("spawn").Pool(processes, _teacher_init, (str(magenta_dir), variant))
             results = pool.imap(_teacher_pair, jobs, chunksize=8)

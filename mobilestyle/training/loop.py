@@ -14,9 +14,10 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -34,6 +35,7 @@ log = logging.getLogger("mobilestyle.train")
 METRIC_COLUMNS = ["step", "content_loss", "style_loss", "tv_loss", "total_loss"]
 MAX_TRAIN_SIDE = 1024  # --image-size / --style-size ceiling: a batch of 8 at 1024 px already needs ~20 GB in VGG-16
 CHECKPOINT_NAME = "checkpoint.safetensors"
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass
@@ -103,6 +105,12 @@ class Method(Protocol):
     def load_extra_state(self, state: dict[str, Any]) -> None: ...
 
     def checkpoint_meta(self) -> dict[str, Any]: ...
+
+
+def channels_last(module: ModuleT) -> ModuleT:
+    """``module.to(memory_format=torch.channels_last)``, typed: torch's stub of ``Module.to`` lacks the keyword it takes."""
+    to: Callable[..., ModuleT] = module.to
+    return to(memory_format=torch.channels_last)
 
 
 def pick_device(name: str) -> torch.device:
@@ -252,7 +260,7 @@ def build_context(options: TrainOptions) -> TrainContext:
     first_decodable(content_files, "content", options.content_dir)
     vgg = VGGEncoder.from_weights(options.vgg_weights).to(device)
     if device.type == "cuda":
-        vgg = vgg.to(memory_format=torch.channels_last)
+        vgg = channels_last(vgg)
     styles = StyleSampler(style_files, options.style_size or options.image_size, options.seed + 1000 * rank)
     styles.skipped = len(bad_style)
     return TrainContext(options, device, vgg, PerceptualLoss(vgg, options.loss), styles, content_files, rank, world)
