@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageEnhance
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from mobilestyle.atomic import atomic_path
@@ -50,9 +52,6 @@ def files_key(files: Sequence[Path], **settings: object) -> str:
 
 
 def _cached(path: Path, build: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, save_file
-
     if path.is_file():
         try:
             return load_file(str(path))
@@ -119,9 +118,6 @@ def style_statistics_table(files: Sequence[Path], size: int, vgg: VGGEncoder, ca
 
 def load_statistics_table(path: str | Path) -> torch.Tensor:
     """A saved N x 1920 statistics table ('stats', any float dtype, e.g. a styles-*.safetensors cache file) as float32."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         stats = load_file(str(path)).get("stats")
     except (SafetensorError, OSError, RuntimeError) as exc:

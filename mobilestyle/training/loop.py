@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm import tqdm
 
 from mobilestyle.atomic import ensure_writable_dir
 from mobilestyle.checkpoint import load_checkpoint, optimizer_tensors, prefixed, restore_optimizer, save_checkpoint
@@ -337,8 +338,6 @@ def _stop_workers(loader: Any) -> None:
 
 def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     """Train ``method`` for options.steps (counting from a resumed step); return a summary."""
-    from tqdm import tqdm
-
     options = ctx.options
     main = ctx.rank == 0
     ensure_writable_dir(options.out_dir)

@@ -28,9 +28,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from mobilestyle.baselines.magenta import find_magenta_dir
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.images import image_to_tensor, load_image, resize_short_side
 from mobilestyle.losses import style_distance, total_variation
 from mobilestyle.meta import MetaNetwork
+from mobilestyle.model_files import load_model
 from mobilestyle.training import datasets
 from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig
@@ -94,8 +97,6 @@ class ShenFastMethod:
             raise MobilestyleError("no readable style images")
         self.teacher: dict[str, torch.Tensor] | None = None
         if self.teacher_steps:
-            from mobilestyle.baselines.magenta import find_magenta_dir
-
             self.teacher = datasets.teacher_pairs(
                 ctx.content_files,
                 self.style_files,
@@ -110,8 +111,6 @@ class ShenFastMethod:
         # standardised over the paintings themselves (a resumed run keeps the values in its checkpoint)
         self.model.set_statistics_normalisation(originals[torch.isfinite(originals).all(1)])
         if extra.get("init"):  # e.g. the shipped fp16 model: a fresh machine continues from it with a new optimizer
-            from mobilestyle.model_files import load_model
-
             start = load_model(extra["init"], expect="MetaNetwork")
             if start.config != self.config:
                 raise MobilestyleError(
@@ -217,8 +216,6 @@ class ShenFastMethod:
 
     @torch.no_grad()
     def samples(self, contents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from mobilestyle.images import image_to_tensor, load_image, resize_short_side
-
         path = self.style_files[self.sample_style]
         style = image_to_tensor(resize_short_side(load_image(path), STYLE_SIZE))
         net = self.model.emit(self.device_stats[self.sample_style : self.sample_style + 1]).to(self.ctx.device)
