@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -51,7 +51,7 @@ def style_targets(features: dict[str, torch.Tensor], layers: Sequence[str], kind
     return {layer: mean_std(features[layer]) for layer in layers}
 
 
-def style_distance(output: dict[str, tuple[torch.Tensor, ...]], target: dict[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
+def style_distance(output: Mapping[str, tuple[torch.Tensor, ...]], target: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
     """Sum over layers of the MSE between representations; targets broadcast over the batch."""
     total = torch.zeros((), device=next(iter(output.values()))[0].device)
     for layer, parts in output.items():

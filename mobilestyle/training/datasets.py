@@ -19,15 +19,19 @@ import logging
 import math
 import multiprocessing
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageEnhance
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from mobilestyle.atomic import atomic_path
+from mobilestyle.baselines.magenta import MagentaStylizer, Variant
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, resize_short_side
 from mobilestyle.vgg import VGGEncoder, cache_dir, style_statistics
@@ -48,9 +52,6 @@ def files_key(files: Sequence[Path], **settings: object) -> str:
 
 
 def _cached(path: Path, build: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, save_file
-
     if path.is_file():
         try:
             return load_file(str(path))
@@ -86,8 +87,14 @@ def content_tensors(files: Sequence[Path], side: int, cache: Path, progress: boo
 
 
 @torch.no_grad()
-def _statistics_rows(files: Sequence[Path], size: int, vgg: VGGEncoder, desc: str, progress: bool,
-                     transform: Callable[[int, Image.Image], Image.Image] | None = None) -> torch.Tensor:
+def _statistics_rows(
+    files: Sequence[Path],
+    size: int,
+    vgg: VGGEncoder,
+    desc: str,
+    progress: bool,
+    transform: Callable[[int, Image.Image], Image.Image] | None = None,
+) -> torch.Tensor:
     """N x 1920 VGG statistics of (optionally transformed) images at short side ``size``; unreadable: NaN rows."""
     rows = []
     for index, path in enumerate(tqdm(files, desc=desc, disable=not progress)):
@@ -103,15 +110,14 @@ def _statistics_rows(files: Sequence[Path], size: int, vgg: VGGEncoder, desc: st
 
 def style_statistics_table(files: Sequence[Path], size: int, vgg: VGGEncoder, cache: Path, progress: bool = True) -> torch.Tensor:
     """N x 1920 float32 VGG statistics of every style image at short side ``size``; unreadable files are rows of NaN."""
-    return _cached(cache / f"styles-{files_key(files, size=size)}.safetensors",
-                   lambda: {"stats": _statistics_rows(files, size, vgg, f"style statistics @ {size}px", progress)})["stats"]
+    return _cached(
+        cache / f"styles-{files_key(files, size=size)}.safetensors",
+        lambda: {"stats": _statistics_rows(files, size, vgg, f"style statistics @ {size}px", progress)},
+    )["stats"]
 
 
 def load_statistics_table(path: str | Path) -> torch.Tensor:
     """A saved N x 1920 statistics table ('stats', any float dtype, e.g. a styles-*.safetensors cache file) as float32."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         stats = load_file(str(path)).get("stats")
     except (SafetensorError, OSError, RuntimeError) as exc:
@@ -136,13 +142,15 @@ def augment_style(image: Image.Image, rng: random.Random) -> Image.Image:
     return ImageEnhance.Contrast(shifted).enhance(rng.uniform(0.8, 1.4))
 
 
-def augmented_style_statistics(files: Sequence[Path], size: int, variants: int, vgg: VGGEncoder, cache: Path,
-                               seed: int = 0, progress: bool = True) -> torch.Tensor:
+def augmented_style_statistics(
+    files: Sequence[Path], size: int, variants: int, vgg: VGGEncoder, cache: Path, seed: int = 0, progress: bool = True
+) -> torch.Tensor:
     """(variants x N) x 1920 statistics of ``augment_style`` variants of every style image (NaN rows: unreadable)."""
 
     def build() -> dict[str, torch.Tensor]:
         tables = []
         for variant in range(variants):
+
             def recolour(index: int, image: Image.Image, variant: int = variant) -> Image.Image:
                 return augment_style(image, random.Random(f"{seed}-{variant}-{index}"))
 
@@ -155,37 +163,53 @@ def augmented_style_statistics(files: Sequence[Path], size: int, variants: int, 
 
 # --- teacher pairs (Magenta) -------------------------------------------------------------------------------
 
-_worker_state: dict[str, object] = {}
+
+@dataclass
+class _TeacherWorker:
+    """One teacher process's Magenta stylizer and the style bottlenecks it has computed so far."""
+
+    stylizer: MagentaStylizer
+    bottlenecks: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def _teacher_init(magenta_dir: str, variant: str) -> None:
-    from mobilestyle.baselines.magenta import MagentaStylizer
+_worker: _TeacherWorker | None = None  # set by _teacher_init in each pool process (or in this one)
 
+
+def _teacher_init(magenta_dir: str, variant: Variant) -> None:
+    global _worker
     torch.set_num_threads(1)
-    _worker_state["stylizer"] = MagentaStylizer(magenta_dir, variant, threads=1)
-    _worker_state["bottlenecks"] = {}
+    _worker = _TeacherWorker(MagentaStylizer(magenta_dir, variant, threads=1))
 
 
 def _teacher_pair(job: tuple[str, str, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
     content_path, style_path, style_index, side = job
-    stylizer = _worker_state["stylizer"]
-    bottlenecks: dict[int, np.ndarray] = _worker_state["bottlenecks"]  # type: ignore[assignment]
+    assert _worker is not None, "_teacher_init runs first"
+    stylizer, bottlenecks = _worker.stylizer, _worker.bottlenecks
     try:
         photo = load_image(content_path)
         if style_index not in bottlenecks:
-            bottlenecks[style_index] = stylizer.style_bottleneck(load_image(style_path))  # type: ignore[attr-defined]
-        output = stylizer.stylize(photo, bottlenecks[style_index])  # type: ignore[attr-defined]
+            bottlenecks[style_index] = stylizer.style_bottleneck(load_image(style_path))
+        output = stylizer.stylize(photo, bottlenecks[style_index])
     except MobilestyleError:
         return None
-    big = stylizer.content_side  # type: ignore[attr-defined]
+    big = stylizer.content_side
     content = center_crop_square(photo, big).resize((side, side), Image.Resampling.LANCZOS)
     target = Image.fromarray(np.round(output).astype(np.uint8)).resize((side, side), Image.Resampling.LANCZOS)
     return np.asarray(content, dtype=np.uint8), np.asarray(target, dtype=np.uint8)
 
 
-def teacher_pairs(content_files: Sequence[Path], style_files: Sequence[Path], count: int, side: int, magenta_dir: Path,
-                  cache: Path, seed: int = 0, processes: int = 2, variant: str = "fp16",
-                  progress: bool = True) -> dict[str, torch.Tensor]:
+def teacher_pairs(
+    content_files: Sequence[Path],
+    style_files: Sequence[Path],
+    count: int,
+    side: int,
+    magenta_dir: Path,
+    cache: Path,
+    seed: int = 0,
+    processes: int = 2,
+    variant: Variant = "fp16",
+    progress: bool = True,
+) -> dict[str, torch.Tensor]:
     """``count`` random (photo, style) pairs stylized by Magenta: content, target (N x 3 x side x side uint8), style index."""
     key = files_key([*content_files, *style_files], count=count, side=side, seed=seed, variant=variant)
 
@@ -196,6 +220,7 @@ def teacher_pairs(content_files: Sequence[Path], style_files: Sequence[Path], co
         jobs = [(str(rng.choice(content_files)), str(style_files[s]), s, side) for s in style_order]
         contents, targets, indices = [], [], []
         pool = None
+        results: Iterator[tuple[np.ndarray, np.ndarray] | None]
         if processes > 1:
             pool = multiprocessing.get_context("spawn").Pool(processes, _teacher_init, (str(magenta_dir), variant))
             results = pool.imap(_teacher_pair, jobs, chunksize=8)

@@ -13,7 +13,7 @@ import torch
 
 from mobilestyle.atomic import sha256_file
 from mobilestyle.losses import style_targets
-from mobilestyle.training.loop import TrainContext, optimizer_step
+from mobilestyle.training.loop import TrainContext, channels_last, optimizer_step
 from mobilestyle.transformer import NetConfig, TransformNet
 
 log = logging.getLogger("mobilestyle.train")
@@ -31,7 +31,7 @@ class JohnsonMethod:
         self.config = NetConfig.from_dict(ctx.options.arch) if ctx.options.arch else NetConfig()
         self.model = TransformNet(self.config).to(ctx.device)
         if ctx.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = channels_last(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=ctx.options.lr)
         self.parameters = list(self.model.parameters())
         self.style_path, image = ctx.styles.sample()

@@ -14,13 +14,15 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm import tqdm
 
 from mobilestyle.atomic import ensure_writable_dir
 from mobilestyle.checkpoint import load_checkpoint, optimizer_tensors, prefixed, restore_optimizer, save_checkpoint
@@ -34,6 +36,7 @@ log = logging.getLogger("mobilestyle.train")
 METRIC_COLUMNS = ["step", "content_loss", "style_loss", "tv_loss", "total_loss"]
 MAX_TRAIN_SIDE = 1024  # --image-size / --style-size ceiling: a batch of 8 at 1024 px already needs ~20 GB in VGG-16
 CHECKPOINT_NAME = "checkpoint.safetensors"
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass
@@ -105,6 +108,12 @@ class Method(Protocol):
     def checkpoint_meta(self) -> dict[str, Any]: ...
 
 
+def channels_last(module: ModuleT) -> ModuleT:
+    """``module.to(memory_format=torch.channels_last)``, typed: torch's stub of ``Module.to`` lacks the keyword it takes."""
+    to: Callable[..., ModuleT] = module.to
+    return to(memory_format=torch.channels_last)
+
+
 def pick_device(name: str) -> torch.device:
     """auto, cpu, cuda or cuda:N; anything else is one clear error."""
     if name == "auto":
@@ -169,7 +178,7 @@ def sync_gradients(parameters: list[nn.Parameter], world: int) -> None:
     offset = 0
     for p, g in zip(parameters, grads):
         n = g.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
 
 
@@ -252,7 +261,7 @@ def build_context(options: TrainOptions) -> TrainContext:
     first_decodable(content_files, "content", options.content_dir)
     vgg = VGGEncoder.from_weights(options.vgg_weights).to(device)
     if device.type == "cuda":
-        vgg = vgg.to(memory_format=torch.channels_last)
+        vgg = channels_last(vgg)
     styles = StyleSampler(style_files, options.style_size or options.image_size, options.seed + 1000 * rank)
     styles.skipped = len(bad_style)
     return TrainContext(options, device, vgg, PerceptualLoss(vgg, options.loss), styles, content_files, rank, world)
@@ -329,8 +338,6 @@ def _stop_workers(loader: Any) -> None:
 
 def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     """Train ``method`` for options.steps (counting from a resumed step); return a summary."""
-    from tqdm import tqdm
-
     options = ctx.options
     main = ctx.rank == 0
     ensure_writable_dir(options.out_dir)
@@ -344,8 +351,11 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
     contents = _sample_contents(ctx) if main and options.sample_every else None
     # a method with its own data (``batches``) gets its batches as they are; others get random photo crops
     own_batches = getattr(method, "batches", None)
-    loader = own_batches(start) if own_batches else crop_loader(
-        ctx.content_files, options.image_size, options.batch_size, options.seed, options.workers, ctx.rank, start=start)
+    loader = (
+        own_batches(start)
+        if own_batches
+        else crop_loader(ctx.content_files, options.image_size, options.batch_size, options.seed, options.workers, ctx.rank, start=start)
+    )
     interrupted, exit_code = False, SIGINT_EXIT
 
     def on_term(signum: int, frame: object) -> None:

@@ -76,8 +76,12 @@ def metastyle_config(arch: dict[str, Any] | None) -> NetConfig:
 
 def norm_parameter_names(model: nn.Module) -> list[str]:
     """Names of the instance norms' scale and shift (what the released code adapts in its inner loop)."""
-    names = [f"{module_name}.{param}" for module_name, module in model.named_modules()
-             if isinstance(module, InstanceNorm) and module.affine for param in ("weight", "bias")]
+    names = [
+        f"{module_name}.{param}"
+        for module_name, module in model.named_modules()
+        if isinstance(module, InstanceNorm) and module.affine
+        for param in ("weight", "bias")
+    ]
     if not names:
         raise MobilestyleError("this net has no learnable instance-norm parameters (affine_norm is off)")
     return names
@@ -137,8 +141,15 @@ class MetaStyleMethod:
         """The outer loss's content batch: a second crop stream, seeded apart from the loop's."""
         if self.query_batches is None:
             options = self.ctx.options
-            self.query_batches = crop_loader(self.ctx.content_files, options.image_size, options.batch_size,
-                                             options.seed + 7919, options.workers, self.ctx.rank, start=step)
+            self.query_batches = crop_loader(
+                self.ctx.content_files,
+                options.image_size,
+                options.batch_size,
+                options.seed + 7919,
+                options.workers,
+                self.ctx.rank,
+                start=step,
+            )
         return self.ctx.to_device(next(self.query_batches))
 
     def _style(self) -> tuple[torch.Tensor, StyleTarget]:
@@ -164,8 +175,18 @@ class MetaStyleMethod:
         for _ in range(settings.styles_per_batch):
             style_image, target = self._style()
             with ctx.autocast():
-                fast, inner_loss = inner_adapt(self.model, params, self.inner_names, content, content_features, target,
-                                               ctx.loss, inner_lr, settings.inner_steps, not settings.first_order)
+                fast, inner_loss = inner_adapt(
+                    self.model,
+                    params,
+                    self.inner_names,
+                    content,
+                    content_features,
+                    target,
+                    ctx.loss,
+                    inner_lr,
+                    settings.inner_steps,
+                    not settings.first_order,
+                )
                 parts = ctx.loss(functional_call(self.model, fast, (query,)), query, target, query_features)
             (parts["total_loss"] / settings.styles_per_batch).backward()
             parts["inner_loss"] = inner_loss

@@ -30,7 +30,8 @@ class ShenMethod:
         if self.style_path:  # resumed between two style changes: keep the style the interrupted run had
             image = self.ctx.styles.load(Path(self.style_path))
         else:
-            self.style_path, image = self.ctx.styles.sample()
+            path, image = self.ctx.styles.sample()
+            self.style_path = str(path)
         self.style_image = self.ctx.to_device(image)
         with torch.no_grad(), self.ctx.autocast():
             features = self.ctx.vgg(self.style_image)
@@ -53,6 +54,7 @@ class ShenMethod:
     def samples(self, contents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.style_image is None:
             self._new_style()
+        assert self.style_image is not None  # _new_style sets it
         net = self.model.emit(self.stats).to(self.ctx.device)
         return self.style_image, net(contents)
 

@@ -28,9 +28,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from mobilestyle.baselines.magenta import find_magenta_dir
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.images import image_to_tensor, load_image, resize_short_side
 from mobilestyle.losses import style_distance, total_variation
 from mobilestyle.meta import MetaNetwork
+from mobilestyle.model_files import load_model
 from mobilestyle.training import datasets
 from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig
@@ -80,8 +83,12 @@ class ShenFastMethod:
         if tables:
             originals = torch.cat([originals, *tables])
         variants = int(extra.get("style_variants") or 0)
-        self.style_stats = originals if not variants else torch.cat([originals, datasets.augmented_style_statistics(
-            self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed=options.seed, progress=progress)])
+        self.style_stats = originals
+        if variants:
+            augmented = datasets.augmented_style_statistics(
+                self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed=options.seed, progress=progress
+            )
+            self.style_stats = torch.cat([originals, augmented])
         ctx.vgg.to(ctx.device)
         self.device_stats = self.style_stats.to(ctx.device)
         usable = torch.isfinite(self.style_stats).all(1)
@@ -90,20 +97,26 @@ class ShenFastMethod:
             raise MobilestyleError("no readable style images")
         self.teacher: dict[str, torch.Tensor] | None = None
         if self.teacher_steps:
-            from mobilestyle.baselines.magenta import find_magenta_dir
-
             self.teacher = datasets.teacher_pairs(
-                ctx.content_files, self.style_files, int(extra.get("teacher_pairs") or 4000), CONTENT_SIDE,
-                find_magenta_dir(extra.get("magenta_peers")), cache, seed=options.seed, progress=progress)
+                ctx.content_files,
+                self.style_files,
+                int(extra.get("teacher_pairs") or 4000),
+                CONTENT_SIDE,
+                find_magenta_dir(extra.get("magenta_peers")),
+                cache,
+                seed=options.seed,
+                progress=progress,
+            )
         self.model = MetaNetwork(self.config, head_gain=float(extra.get("head_gain") or 1.0)).to(ctx.device)
         # standardised over the paintings themselves (a resumed run keeps the values in its checkpoint)
         self.model.set_statistics_normalisation(originals[torch.isfinite(originals).all(1)])
         if extra.get("init"):  # e.g. the shipped fp16 model: a fresh machine continues from it with a new optimizer
-            from mobilestyle.model_files import load_model
-
             start = load_model(extra["init"], expect="MetaNetwork")
             if start.config != self.config:
-                raise MobilestyleError(f"--init {extra['init']} is a {start.config.base}-base {start.config.padding}-padded model, not the --arch/--padding asked for")
+                raise MobilestyleError(
+                    f"--init {extra['init']} is a {start.config.base}-base {start.config.padding}-padded model, "
+                    "not the --arch/--padding asked for"
+                )
             self.model.load_state_dict(start.model.state_dict())
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
         self.lr_decay_steps = int(extra.get("lr_decay_steps") or 0)
@@ -203,11 +216,9 @@ class ShenFastMethod:
 
     @torch.no_grad()
     def samples(self, contents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from mobilestyle.images import image_to_tensor, load_image, resize_short_side
-
         path = self.style_files[self.sample_style]
         style = image_to_tensor(resize_short_side(load_image(path), STYLE_SIZE))
-        net = self.model.emit(self.device_stats[self.sample_style: self.sample_style + 1]).to(self.ctx.device)
+        net = self.model.emit(self.device_stats[self.sample_style : self.sample_style + 1]).to(self.ctx.device)
         return style, net(contents)
 
     def extra_state(self) -> dict[str, Any]:
@@ -232,7 +243,7 @@ def _random_crops(images: list[torch.Tensor], size: int, generator: torch.Genera
         top, left = (int(torch.randint(side - crop + 1, (1,), generator=generator)) for _ in range(2))
         flip = bool(torch.rand((), generator=generator) < 0.5)
         for out, batch in zip(outs, images):
-            patch = batch[i:i + 1, :, top:top + crop, left:left + crop].float()
+            patch = batch[i : i + 1, :, top : top + crop, left : left + crop].float()
             if crop != size:
                 patch = F.interpolate(patch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             out.append(patch.flip(-1) if flip else patch)
