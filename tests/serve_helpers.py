@@ -7,8 +7,9 @@ import io
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -33,7 +34,7 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     return bytes(data)
 
 
-def wait_ready(get, timeout: float = 300.0) -> None:  # type: ignore[no-untyped-def]
+def wait_ready(get: Callable[[str], Any], timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
@@ -45,8 +46,3 @@ def wait_ready(get, timeout: float = 300.0) -> None:  # type: ignore[no-untyped-
 
 def entry_folder(cache: Path, model_id: str) -> Path:
     return cache / model_id[:2] / model_id
-
-
-@contextlib.contextmanager
-def no_proxy() -> Iterator[None]:
-    yield

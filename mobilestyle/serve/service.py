@@ -218,8 +218,9 @@ class Service:
             t0 = time.perf_counter()
             picture = _decode(style_bytes, "style")
             prepared = _bad_input(lambda: prepare_style(picture, self.style_nets.style_size))
+            decode_ms = _ms(t0)
             result = self._build(model_id, prepared, style_sha, options)
-            result.timings = {"queue_ms": queued_ms, "decode_ms": _ms(t0), **result.timings}
+            result.timings = {"queue_ms": queued_ms, "decode_ms": decode_ms, **result.timings}
             return result
 
         result = await _wait(self.pool.submit(job, key=model_id))
