@@ -43,7 +43,7 @@ threads with --queue more jobs waiting; beyond that the service answers 503 with
 )
 @click.option("--cache-max-mb", type=click.IntRange(1), default=2048, show_default=True, help="Cache size cap (LRU eviction).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker threads for CPU work. Default: the CPU count.")
-@click.option("--queue", type=click.IntRange(0, 1024), default=None, help="Jobs allowed to wait for a worker. Default: 4 per worker.")
+@click.option("--queue", type=click.IntRange(0, 1024), default=None, help="Jobs allowed to wait for a worker. Default: 8 per worker.")
 @click.option("--max-upload-mb", type=click.IntRange(1, 1024), default=20, show_default=True, help="Largest upload (413 above).")
 @click.option("--token-env", metavar="VAR", default=None, help="Require 'Authorization: Bearer $VAR' on POST requests.")
 @click.option("--warm", "warm", default="tflite,onnx", show_default=True, help="Formats whose templates load at start-up ('' for none).")
@@ -90,7 +90,7 @@ def command(
         cache_dir=cache or default_cache(),
         cache_max_bytes=cache_max_mb << 20,
         workers=workers,
-        queue=4 * workers if queue is None else queue,
+        queue=8 * workers if queue is None else queue,
         max_upload_bytes=max_upload_mb << 20,
         checkpoint=checkpoint,
         vgg_weights=vgg_weights,
