@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "optimize": ("mobilestyle.commands.optimize", "Gatys-style optimization of one image (baseline)."),
     "evaluate": ("mobilestyle.commands.evaluate", "Compare losses of ours vs Johnson, Gatys and Magenta."),
     "bundle": ("mobilestyle.commands.bundle", "Bundle style models into the Android demo app and the web demo."),
+    "serve": ("mobilestyle.commands.serve", "Run the HTTP service: upload a style, get verified model files."),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -57,8 +58,19 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS, min_side: int = M
         raise MobilestyleError(f"{path}: no such file")
     if path.is_dir():
         raise MobilestyleError(f"{path}: is a folder, not an image")
+    return _decode(path, str(path), max_pixels, min_side)
+
+
+def load_image_bytes(data: bytes, label: str, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
+    """``load_image`` for bytes in memory (an upload); ``label`` names them in error messages."""
+    if not data:
+        raise MobilestyleError(f"{label}: empty file, not an image")
+    return _decode(io.BytesIO(data), label, max_pixels, min_side)
+
+
+def _decode(source: Path | io.BytesIO, path: str, max_pixels: int, min_side: int) -> Image.Image:
     try:
-        image: Image.Image = Image.open(path)
+        image: Image.Image = Image.open(source)
     except UnidentifiedImageError:
         raise MobilestyleError(f"{path}: not an image (format not recognised)") from None
     except OSError as exc:
