@@ -11,7 +11,7 @@ import torch
 from mobilestyle.baselines.gatys import optimize_image
 from mobilestyle.bench.core import GATYS_STEPS, JOHNSON_BATCH, JOHNSON_STEPS, BenchOptions, Subject, skip
 from mobilestyle.bench.records import BenchRecord, BenchResult
-from mobilestyle.bench.timing import time_interleaved
+from mobilestyle.bench.timing import Timing, time_interleaved
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.losses import LossWeights, PerceptualLoss
 from mobilestyle.transformer import NetConfig, TransformNet
@@ -47,39 +47,30 @@ def time_baselines(options: BenchOptions, subject: Subject, result: BenchResult,
     steps = max(1, options.baseline_steps)
     timing = time_interleaved({"johnson": johnson_step}, repeats=steps, warmup=1)["johnson"]
     hours = timing.median_ms * JOHNSON_STEPS / 3.6e6
-    result.records.append(
-        BenchRecord.from_timing(
-            timing,
-            kind="baseline",
-            model="johnson-train-step",
-            runtime="torch",
-            device="cpu",
-            precision="fp32",
-            height=side,
-            width=side,
-            threads=threads,
-            weights="random",
-            note=f"one training step (same net, VGG losses, Adam), batch {JOHNSON_BATCH}; "
-            f"x {JOHNSON_STEPS} steps = {hours:.1f} h per style (extrapolated)",
-        )
-    )
+    note = f"one training step (same net, VGG losses, Adam), batch {JOHNSON_BATCH}; "
+    note += f"x {JOHNSON_STEPS} steps = {hours:.1f} h per style (extrapolated)"
+    result.records.append(cpu_baseline_record(timing, "johnson-train-step", side, threads, "random", note))
     image = content[:1]
     log("baselines: Gatys steps")
     timing = time_interleaved({"gatys": lambda: optimize_image(loss, image, target, 1)}, repeats=steps, warmup=1)["gatys"]
     seconds = timing.median_ms * GATYS_STEPS / 1000.0
-    result.records.append(
-        BenchRecord.from_timing(
-            timing,
-            kind="baseline",
-            model="gatys-step",
-            runtime="torch",
-            device="cpu",
-            precision="fp32",
-            height=side,
-            width=side,
-            threads=threads,
-            weights="-",
-            note=f"optimize_image(steps=1): one Adam step on the pixels (+ its content-feature forward); "
-            f"x {GATYS_STEPS} = {seconds:.0f} s per image (extrapolated)",
-        )
+    note = "optimize_image(steps=1): one Adam step on the pixels (+ its content-feature forward); "
+    note += f"x {GATYS_STEPS} = {seconds:.0f} s per image (extrapolated)"
+    result.records.append(cpu_baseline_record(timing, "gatys-step", side, threads, "-", note))
+
+
+def cpu_baseline_record(timing: Timing, model: str, side: int, threads: int, weights: str, note: str) -> BenchRecord:
+    """One PyTorch fp32 CPU step of a baseline method, timed at ``side``²."""
+    return BenchRecord.from_timing(
+        timing,
+        kind="baseline",
+        model=model,
+        runtime="torch",
+        device="cpu",
+        precision="fp32",
+        height=side,
+        width=side,
+        threads=threads,
+        weights=weights,
+        note=note,
     )
