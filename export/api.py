@@ -10,9 +10,10 @@ MobilestyleError and leaves no model file.
 
 from __future__ import annotations
 
+import copy
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -108,9 +109,33 @@ def model_files(
     return patch_metadata(files, metadata), how
 
 
+def _on_transform_nets(net: nn.Module, fn: Callable[[TransformNet], nn.Module]) -> nn.Module:
+    """``fn`` applied to ``net`` if it is a TransformNet, else to every TransformNet inside it (a wrapper such as
+    controls.colors.PreserveColors), in a copy: the module around them and ``net`` itself stay as they are."""
+    if isinstance(net, TransformNet):
+        return fn(net)
+    clone = copy.deepcopy(net)
+    inner: dict[str, TransformNet] = {}
+    for name, module in clone.named_modules():
+        if isinstance(module, TransformNet) and not any(name.startswith(f"{outer}.") for outer in inner):
+            inner[name] = module  # the outermost ones: a TransformNet is replaced whole
+    if not inner:
+        return net
+    for name, module in inner.items():
+        parent_name, _, attr = name.rpartition(".")
+        setattr(clone.get_submodule(parent_name) if parent_name else clone, attr, fn(module))
+    return clone
+
+
 def _export_form(net: nn.Module, static_shapes: bool) -> nn.Module:
-    """A TransformNet in its fast export form (graph.py); any other image-in/image-out module as it is."""
-    return export_graph(net, static_shapes=static_shapes) if isinstance(net, TransformNet) else net.eval()
+    """Every TransformNet (``net`` or the ones a wrapper holds) in its fast export form (graph.py); other modules as they are."""
+    return _on_transform_nets(net, partial(export_graph, static_shapes=static_shapes)).eval()
+
+
+def _module_metadata(net: nn.Module, extra: dict | None) -> dict:
+    """What a module says about itself (an ``export_metadata`` dict, e.g. a control's wrapper), then the caller's ``extra``."""
+    own = getattr(net, "export_metadata", None)
+    return {**(own if isinstance(own, dict) else {}), **(extra or {})}
 
 
 def _architecture(net: nn.Module) -> dict:
@@ -140,9 +165,11 @@ def export(
     """Write and verify OUT_DIR/NAME<suffix> for each format; ``fresh`` bypasses the template cache.
 
     ``net`` is a TransformNet, or any nn.Module with its interface (NCHW RGB 0..255 in and out, e.g. a wrapper
-    around one): a TransformNet is exported in its fast form (graph.py) and its fp16 files get the norm-input
-    rescaling, another module is converted as it is. Put in eval mode here. ``style_sha256`` and ``extra_metadata`` go into each
-    file's metadata (where the net came from); ``sizes`` are square sides (TFLite signatures, CoreML's default).
+    around one): every TransformNet, alone or inside such a module, is exported in its fast form (graph.py) and
+    its fp16 files get the norm-input rescaling; the rest of the module is converted as it is. Put in eval mode here.
+    The module's ``config`` (as ``arch``) and ``export_metadata`` (a dict, e.g. a wrapper's), then ``style_sha256`` and
+    ``extra_metadata`` go into each file's metadata (where the net came from); ``sizes`` are square sides (TFLite
+    signatures, CoreML's default).
     """
     sizes = list(dict.fromkeys(int(s) for s in sizes))
     chosen = check_request(list(dict.fromkeys(formats)), sizes, precision, name)
@@ -150,9 +177,8 @@ def export(
     net = net.eval()
     reference = TorchReference(net)
     needs_fp16 = any(fmt.file_precision(precision) == "fp16" for fmt in chosen)
-    fp16_net = None
-    if needs_fp16:  # same function, no fp16 overflow in the norms
-        fp16_net = normalize_norm_inputs(net) if isinstance(net, TransformNet) else net
+    # same function, no fp16 overflow in the norms (the TransformNets inside a wrapper too)
+    fp16_net = _on_transform_nets(net, normalize_norm_inputs) if needs_fp16 else None
     fp16_note = check_fp16_guard(fp16_net) if fp16_net is not None else ""
     graphs: dict[tuple[str, bool], nn.Module] = {}
     records = []
@@ -172,7 +198,7 @@ def export(
             arch=_architecture(net),
             input_name=fmt.input_name,
             output_name=fmt.output_name,
-            extra=extra_metadata,
+            extra=_module_metadata(net, extra_metadata),
         )
         files, how = model_files(fmt, graphs[key], sizes, precision, metadata, cache=cache, fresh=fresh)
         target = out_dir / f"{name}{fmt.suffix}"

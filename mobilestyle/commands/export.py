@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
 
-from mobilestyle.atomic import check_output_dir, removing_new_dirs, sha256_file
-from mobilestyle.commands.options import checkpoint_option, json_flag, vgg_weights_option
+from mobilestyle.atomic import check_output_dir, removing_new_dirs
+from mobilestyle.commands.options import checkpoint_option, folder_or_shared, json_flag, vgg_weights_option
+from mobilestyle.controls.build import ExportControls, control_nets, default_name
+from mobilestyle.controls.mixing import MIX_SPACES
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import FORMAT_NAMES, FORMATS, ArtifactRecord, check_request, export
 from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
@@ -31,6 +35,64 @@ def parse_formats(values: tuple[str, ...]) -> list[str]:
             else:
                 raise MobilestyleError(f"unknown format {item!r}; choose from {', '.join(FORMAT_CHOICES)}")
     return list(dict.fromkeys(chosen))
+
+
+def controls_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Issue 14's options (mobilestyle/controls); their values reach the command as keyword arguments."""
+    options = [
+        click.option(
+            "--mix",
+            default=None,
+            metavar="T|W1,W2,...",
+            help="One net mixing the styles: with two styles the second's share T (0..1), else one weight per style "
+            "(normalised). Mixed in the meta network's hidden space, before its ReLU (docs/controls.md).",
+        ),
+        click.option(
+            "--mix-space",
+            type=click.Choice(MIX_SPACES),
+            default="pre-relu",
+            show_default=True,
+            help="Where --mix interpolates (docs/controls.md compares them).",
+        ),
+        click.option(
+            "--random",
+            "random_seed",
+            type=int,
+            default=None,
+            metavar="SEED",
+            help="No style image: a texture net from a random hidden code (a Gaussian fitted to the training styles).",
+        ),
+        click.option(
+            "--temperature",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="With --random: spread of the sampled style (0 = the mean style).",
+        ),
+        click.option(
+            "--preserve-colors",
+            is_flag=True,
+            help="Bake 'keep the photo's colours' into the file: the stylized luma with the photo's chroma (YCbCr BT.601).",
+        ),
+        click.option(
+            "--refine",
+            type=click.IntRange(0),
+            default=0,
+            metavar="N",
+            help="N Adam steps of per-style training from the emitted net (MetaStyle's adaptation) on --content photos.",
+        ),
+        click.option(
+            "--content",
+            "content_dir",
+            envvar="MOBILESTYLE_CONTENT",
+            default=None,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="With --refine: content photos. Default: $MOBILESTYLE_CONTENT, else $MOBILESTYLE_SHARED/data/train/content.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
 def artifact_table(records: list[ArtifactRecord]) -> str:
@@ -59,7 +121,7 @@ the convs that feed instance norms rescaled per channel (same function; keeps xÂ
 Conversions are cached (~/.cache/mobilestyle/graphs or $MOBILESTYLE_CACHE): a further style only
 patches its weights into the converted graph, then is verified like a fresh conversion."""
 )
-@click.argument("style_images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("style_images", nargs=-1, required=False, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "formats",
@@ -80,6 +142,7 @@ patches its weights into the converted graph, then is verified like a fresh conv
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output folder.")
 @click.option("--name", default=None, help="Model file name (default: the style image's stem; one style only).")
 @click.option("--fresh", is_flag=True, help="Convert from scratch instead of patching the cached converted graph.")
+@controls_options
 @json_flag
 def command(
     style_images: tuple[Path, ...],
@@ -92,12 +155,20 @@ def command(
     name: str | None,
     fresh: bool,
     as_json: bool,
+    **control_values: Any,
 ) -> None:
+    controls = ExportControls(**control_values)  # issue 14: --mix, --random, --preserve-colors, --refine
+    controls.check(style_images)
+    if controls.refine:
+        controls.content_dir = folder_or_shared(controls.content_dir, "--content", "data", "train", "content")
     chosen = parse_formats(formats)
     size_list = list(sizes) or [256]
-    if name and len(style_images) > 1:
+    if controls.one_net:
+        names = [name or default_name(style_images, controls) or ""]
+    elif name and len(style_images) > 1:
         raise MobilestyleError("--name works with one style image; several styles are named after their files")
-    names = [name or path.stem for path in style_images]
+    else:
+        names = [name or path.stem for path in style_images]
     if len(set(names)) != len(names):
         raise MobilestyleError("two style images have the same file name; export them separately with --name")
     for style_name in names:
@@ -107,18 +178,18 @@ def command(
     records = []
     with removing_new_dirs(out_dir):
         style_nets = StyleNets.load(checkpoint, vgg_weights)
-        jobs = list(zip(style_images, pictures, names))
-        for path, picture, style_name in tqdm(jobs, desc="export", unit="style", disable=as_json or len(jobs) < 2):
-            net = style_nets.net(picture)
+        # one net at a time: the meta network's net per style image, or what the controls make (mixed, random, refined, colour-keeping)
+        jobs = control_nets(style_nets, style_images, pictures, names, controls)
+        for job in tqdm(jobs, total=len(names), desc="export", unit="style", disable=as_json or len(names) < 2):
             records += export(
-                net,
+                job.net,
                 formats=chosen,
                 sizes=size_list,
                 precision=precision,
                 out_dir=out_dir,
-                name=style_name,
-                style_sha256=sha256_file(path),
-                extra_metadata=style_nets.provenance(),
+                name=job.name,
+                style_sha256=job.style_sha256,
+                extra_metadata=job.metadata,
                 fresh=fresh,
             )
     if as_json:

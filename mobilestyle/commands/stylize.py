@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from mobilestyle.atomic import check_output_dir, check_output_file, removing_new_dirs
 from mobilestyle.commands.options import checkpoint_option, vgg_weights_option
+from mobilestyle.controls.build import ControlledRunner
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import open_model
 from mobilestyle.export.model_format import MAX_RUN_SIDE
@@ -68,6 +69,20 @@ side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is
 )
 @click.option("--grid", is_flag=True, help="Write a content | style | result picture.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="Runtime threads.")
+@click.option("--preserve-colors", is_flag=True, help="Keep the photo's colours: the stylized luma with the photo's chroma (YCbCr BT.601).")
+@click.option(
+    "--tile",
+    type=click.IntRange(256, 4096),
+    default=None,
+    metavar="SIDE",
+    help="High-resolution photos in bounded memory (with --style): SIDE x SIDE tiles (multiple of 4), overlapping, "
+    "instance-norm statistics fixed for all tiles (docs/controls.md). The photo is kept at its own size unless --size.",
+)
+@click.option(
+    "--exact-stats",
+    is_flag=True,
+    help="With --tile: the full-resolution picture's own norm statistics (one tiled pass per norm, ~2x slower) instead of a 1024 px pass.",
+)
 def command(
     contents: tuple[Path, ...],
     style_image: Path | None,
@@ -78,6 +93,9 @@ def command(
     size: int | None,
     grid: bool,
     threads: int | None,
+    preserve_colors: bool,
+    tile: int | None,
+    exact_stats: bool,
 ) -> None:
     if (style_image is None) == (model_file is None):
         raise MobilestyleError("give exactly one of --style STYLE_IMAGE or --model FILE.onnx|.tflite")
@@ -88,7 +106,11 @@ def command(
     targets = _targets(contents, out, source.stem, grid)  # checked before any work
     images = [load_image(path) for path in contents]
     style_picture = load_image(style_image) if style_image else None
+    if tile is not None and (tile % 4 or model_file is not None):
+        raise MobilestyleError("--tile takes a multiple of 4 and works with --style (the PyTorch net)")
     runner = _runner(style_picture, model_file, checkpoint, vgg_weights, threads)
+    if preserve_colors or tile is not None:  # issue 14 (mobilestyle/controls)
+        runner = ControlledRunner(runner, preserve_colors, tile, exact_stats)
     with removing_new_dirs(targets[0].parent):
         for image, target in tqdm(list(zip(images, targets)), desc="stylize", unit="image", disable=len(images) < 2):
             prepared = _prepare(image, runner, size)
