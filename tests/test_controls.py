@@ -1,0 +1,230 @@
+"""Issue 14's controls: mixing, colours, random textures, tiles, refine (mobilestyle/controls)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mobilestyle.controls.colors import PreserveColors, preserve_colors_array, ycbcr
+from mobilestyle.controls.mixing import mix_nets, mix_weights, net_from_code, parse_mix
+from mobilestyle.controls.noise import StylePrior, random_net
+from mobilestyle.controls.tiles import fixed_norm_net, norm_statistics, stylize_tiled
+from mobilestyle.controls.wrap import innermost, map_inner, wrapper_metadata
+from mobilestyle.errors import MobilestyleError
+from mobilestyle.meta import STATS_DIM, MetaNetwork
+from mobilestyle.transformer import TransformNet
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def meta() -> MetaNetwork:
+    torch.manual_seed(0)
+    return MetaNetwork(head_gain=1.0).eval()
+
+
+def _stats(n: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(n, STATS_DIM, generator=generator) * 50
+
+
+def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    from mobilestyle.export.verify import test_image
+
+    return test_image(height, width, seed)
+
+
+def _run(net: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return net.eval()(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+
+
+# ------------------------------------------------------------------------------------------------- mixing
+def test_parse_mix() -> None:
+    assert parse_mix("0.3", 2) == pytest.approx([0.7, 0.3])
+    assert parse_mix("0.2,0.3,0.5", 3) == pytest.approx([0.2, 0.3, 0.5])
+    assert parse_mix("1,1", 2) == pytest.approx([0.5, 0.5])
+    for bad, n in (("1.5", 2), ("0.5", 3), ("a", 2), ("-1,2", 2), ("0,0", 2), ("0.5", 1)):
+        with pytest.raises(MobilestyleError):
+            parse_mix(bad, n)
+
+
+def test_mix_endpoints_and_linearity(meta: MetaNetwork) -> None:
+    stats = _stats(2)
+    photo = _photo(64, 64)
+    alone = _run(meta.emit(stats[:1]), photo)
+    for space in ("hidden", "weights", "pre-relu", "statistics"):
+        assert np.abs(_run(mix_nets(meta, stats, [1.0, 0.0], space), photo) - alone).max() < 1e-3, space
+    # heads are linear: mixing hidden codes (after the ReLU) = mixing the emitted weights
+    hidden, weights = mix_nets(meta, stats, [0.6, 0.4], "hidden"), mix_nets(meta, stats, [0.6, 0.4], "weights")
+    for (name, a), b in zip(hidden.state_dict().items(), weights.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), name
+    # a real mix differs from both ends
+    middle = _run(hidden, photo)
+    assert np.abs(middle - alone).mean() > 0.1
+    # net_from_code reproduces emit
+    code = meta.hidden_code(stats[1:])
+    assert np.abs(_run(net_from_code(meta, code), photo) - _run(meta.emit(stats[1:]), photo)).max() < 1e-3
+
+
+def test_mix_weights_is_the_parameter_mean() -> None:
+    torch.manual_seed(1)
+    a, b = TransformNet(), TransformNet()
+    mixed = mix_weights([a, b], [3, 1])
+    assert torch.allclose(mixed.conv1.weight, 0.75 * a.conv1.weight + 0.25 * b.conv1.weight)
+
+
+# ------------------------------------------------------------------------------------------------- colours
+def test_preserve_colors_keeps_chroma_and_takes_luma() -> None:
+    torch.manual_seed(2)
+    net = TransformNet().eval()
+    photo = _photo(96, 128)
+    stylized = torch.from_numpy(_run(net, photo)).permute(2, 0, 1)[None]
+    out = torch.from_numpy(_run(PreserveColors(net), photo)).permute(2, 0, 1)[None]
+    source = torch.from_numpy(photo).permute(2, 0, 1)[None]
+    yo, ys, yp = ycbcr(out), ycbcr(stylized), ycbcr(source)
+    inside = ((out > 0.5) & (out < 254.5)).all(1, keepdim=True)  # where the clamp did not act
+    assert inside.float().mean() > 0.5
+    chroma_error = (yo[:, 1:] - yp[:, 1:]).abs()[inside.expand(-1, 2, -1, -1)]
+    assert float(chroma_error.max()) < 0.01
+    assert float((yo[:, :1] - ys[:, :1]).abs()[inside].max()) < 0.01
+    assert float((ys[:, 1:] - yp[:, 1:]).abs().mean()) > 5  # the net alone does change the colours
+    # the array version is the same function
+    assert np.abs(preserve_colors_array(photo, _run(net, photo)) - _run(PreserveColors(net), photo)).max() < 1e-3
+
+
+def test_wrapper_protocol() -> None:
+    net = TransformNet()
+    wrapped = PreserveColors(net)
+    assert innermost(wrapped) is net
+    assert wrapper_metadata(wrapped) == {"preserve_colors": "ycbcr-bt601"}
+    assert wrapped.config == net.config
+    mapped = map_inner(wrapped, lambda n: TransformNet(n.config))
+    assert isinstance(mapped, PreserveColors) and mapped.net is not net and wrapped.net is net
+
+
+@pytest.mark.slow
+def test_preserve_colors_export_onnx_keeps_chroma(tmp_path) -> None:
+    from mobilestyle.export import export_net
+    from mobilestyle.export.metadata import read_metadata
+    from mobilestyle.runtimes import OnnxRunner
+
+    torch.manual_seed(3)
+    net = TransformNet().eval()
+    records = export_net(PreserveColors(net), name="keep", formats=["onnx"], sizes=[128], precision="fp32", out_dir=tmp_path)
+    assert records[0].verified and records[0].max_abs_error < 1e-2
+    assert read_metadata(tmp_path / "keep.onnx")["preserve_colors"] == "ycbcr-bt601"
+    photo = _photo(128, 192)
+    got = OnnxRunner(tmp_path / "keep.onnx", threads=1).run(photo)
+    assert np.abs(got - preserve_colors_array(photo, _run(net, photo))).max() < 1e-2
+
+
+# ------------------------------------------------------------------------------------------------- noise
+def test_prior_fit_and_sampling() -> None:
+    generator = torch.Generator().manual_seed(4)
+    logs = torch.randn(400, STATS_DIM, generator=generator) * 0.3 + 2.0
+    prior = StylePrior.fit(torch.expm1(logs), rank=8)
+    assert torch.allclose(prior.mean, logs.mean(0), atol=1e-4)
+    total = prior.components.square().sum(0) + prior.residual_std.square()
+    assert torch.allclose(total, logs.var(0), rtol=1e-3)
+    a, b = prior.sample(1, count=2), prior.sample(1, count=2)
+    assert torch.equal(a, b) and not torch.equal(prior.sample(2), a[:1])
+    assert torch.allclose(prior.sample(5, temperature=0.0), torch.expm1(prior.mean)[None])
+    many = torch.log1p(prior.sample(7, count=2000))
+    assert float((many.std(0) - logs.std(0)).abs().mean()) < 0.02
+
+
+def test_random_net_from_the_shipped_prior(meta: MetaNetwork) -> None:
+    prior = StylePrior.load()
+    assert prior.n_styles > 100 and prior.mean.shape == (STATS_DIM,)
+    photo = _photo(64, 64)
+    first, again, other = (_run(random_net(meta, s, prior), photo) for s in (1, 1, 2))
+    assert np.array_equal(first, again)
+    assert np.abs(first - other).mean() > 0.1
+
+
+# ------------------------------------------------------------------------------------------------- tiles
+@pytest.fixture(scope="module")
+def style_net() -> TransformNet:
+    torch.manual_seed(5)
+    return MetaNetwork(head_gain=1.0).emit(_stats(1, 5))
+
+
+def test_tiles_equal_full_frame_with_the_same_statistics(style_net: TransformNet) -> None:
+    photo = _photo(200, 328)  # not a multiple of the tile: partial and overlapping tiles
+    whole = torch.from_numpy(photo).permute(2, 0, 1)[None]
+    stats = norm_statistics(style_net, whole)
+    fixed = _run(fixed_norm_net(style_net, stats), photo)
+    assert np.abs(fixed - _run(style_net, photo)).max() < 1e-2  # fixed norms with the picture's own statistics = the net
+    tiled = stylize_tiled(style_net, photo, tile=192, margin=64, feather=16, stats=stats)
+    assert np.abs(tiled - fixed).max() < 1e-2
+    # with too little context the seams show (the test above can fail)
+    thin = stylize_tiled(style_net, photo, tile=96, margin=16, feather=16, stats=stats)
+    assert np.abs(thin - fixed).max() > 1.0
+
+
+def test_tiles_exact_statistics_match_full_frame(style_net: TransformNet) -> None:
+    photo = _photo(256, 320, seed=3)
+    full = _run(style_net, photo)
+    exact = stylize_tiled(style_net, photo, tile=192, exact=True)
+    assert np.abs(exact - full).max() < 1e-2
+    downscaled = stylize_tiled(style_net, photo, tile=192, stats_side=128)
+    assert np.abs(downscaled - full).mean() < 60  # bounded, but not equal: statistics of a smaller picture
+    assert np.abs(downscaled - full).mean() > np.abs(exact - full).mean()
+
+
+def test_tile_arguments(style_net: TransformNet) -> None:
+    with pytest.raises(ValueError):
+        stylize_tiled(style_net, _photo(64, 66), tile=192)
+    with pytest.raises(ValueError):
+        stylize_tiled(style_net, _photo(64, 64), tile=130)
+
+
+# ------------------------------------------------------------------------------------------------- refine
+def test_refine_changes_a_copy(content_dir, vgg_weights, eval_style) -> None:
+    from mobilestyle.controls.refine import refine_net, refine_settings
+    from mobilestyle.data import list_images
+    from mobilestyle.vgg import VGGEncoder
+
+    torch.manual_seed(6)
+    net = TransformNet().eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    vgg = VGGEncoder.from_weights(vgg_weights)
+    style = Image.open(sorted(eval_style.iterdir())[0]).convert("RGB")
+    files = list_images(content_dir)[:8]
+    batch = torch.rand(2, 3, 32, 32) * 255
+    result = refine_net(net, style, files, vgg, refine_settings(3, image_size=32, batch_size=2), eval_batch=batch, eval_at=(0, 3))
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    assert any(not torch.equal(v, result.net.state_dict()[k]) for k, v in before.items())
+    assert len(result.losses) == 3 and set(result.eval_losses) == {0, 3} and all(np.isfinite(result.losses))
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_stylize_tile_and_preserve_colors_cli(tmp_path, eval_style, vgg_weights) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(_photo(300, 420).astype(np.uint8)).save(photo)
+    style = sorted(eval_style.iterdir())[0]
+    base = ["stylize", str(photo), "--style", str(style), "--vgg-weights", str(vgg_weights)]
+    full = run_cli(*base, "-o", str(tmp_path / "full.png"))
+    tiled = run_cli(*base, "--tile", "256", "--exact-stats", "--preserve-colors", "-o", str(tmp_path / "tiled.png"))
+    assert full.returncode == 0 and tiled.returncode == 0, full.stderr + tiled.stderr
+    a = np.asarray(Image.open(tmp_path / "full.png"), np.float32)
+    b = np.asarray(Image.open(tmp_path / "tiled.png"), np.float32)
+    assert a.shape == b.shape == (300, 420, 3)
+    expected = preserve_colors_array(np.asarray(Image.open(photo), np.float32), a)
+    assert np.abs(b - expected).mean() < 1.0
+    bad = run_cli(*base, "--tile", "250", "-o", str(tmp_path / "bad.png"))
+    assert bad.returncode == 2 and "--tile" in bad.stderr
+
+
+def test_export_control_errors(tmp_path, eval_style) -> None:
+    style = str(sorted(eval_style.iterdir())[0])
+    for args, words in (
+        (["--random", "1", style], "no STYLE_IMAGE"),
+        ([style, "--mix", "0.5"], "at least two"),
+        ([], "STYLE_IMAGE"),
+        (["--random", "1", "--refine", "5"], "--refine"),
+    ):
+        result = run_cli("export", *args, "-o", str(tmp_path))
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
