@@ -13,7 +13,7 @@ from tqdm import tqdm
 from mobilestyle.atomic import check_output_dir, removing_new_dirs
 from mobilestyle.commands.options import checkpoint_option, folder_or_shared, json_flag, vgg_weights_option
 from mobilestyle.controls.build import ExportControls, control_nets, default_name
-from mobilestyle.controls.mixing import MIX_SPACES
+from mobilestyle.controls.mixing import DEFAULT_SPACE, MIX_SPACES
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import FORMAT_NAMES, FORMATS, ArtifactRecord, check_request, export
 from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
@@ -50,7 +50,7 @@ def controls_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--mix-space",
             type=click.Choice(MIX_SPACES),
-            default="pre-relu",
+            default=DEFAULT_SPACE,
             show_default=True,
             help="Where --mix interpolates (docs/controls.md compares them).",
         ),

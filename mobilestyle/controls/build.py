@@ -19,7 +19,7 @@ from torch import nn
 
 from mobilestyle.atomic import sha256_file
 from mobilestyle.controls.colors import PreserveColors, preserve_colors_array
-from mobilestyle.controls.mixing import mix_nets, parse_mix
+from mobilestyle.controls.mixing import DEFAULT_SPACE, mix_nets, parse_mix
 from mobilestyle.controls.noise import random_net
 from mobilestyle.controls.refine import refine_net, refine_settings
 from mobilestyle.controls.tiles import stylize_tiled
@@ -33,7 +33,7 @@ from mobilestyle.transformer import TransformNet
 @dataclass
 class ExportControls:
     mix: str | None = None
-    mix_space: str = "pre-relu"
+    mix_space: str = DEFAULT_SPACE
     random_seed: int | None = None
     temperature: float = 1.0
     preserve_colors: bool = False

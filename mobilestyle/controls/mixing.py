@@ -5,9 +5,13 @@ Where the mix is taken (``MIX_SPACES``; docs/controls.md compares them with pict
 - ``hidden``: the meta network's hidden codes (after the ReLU; Shen et al.'s interpolation), then the heads.
 - ``weights``: the emitted nets' weights. Each head is one linear layer, so for weights that sum to 1 this is
   the same function as ``hidden`` (head(sum w_i c_i) = sum w_i head(c_i)): kept as the reference it is compared to.
-- ``pre-relu``: the hidden layer's outputs before its ReLU (codes that are zero in one style can mix in).
-- ``statistics``: the log1p VGG statistics the meta network reads (an affine function of its input, so the mix
-  of the normalised statistics).
+- ``pre-relu`` (the default): the hidden layer's outputs before its ReLU (codes that are zero in one style can mix in).
+- ``statistics``: the log1p VGG statistics the meta network reads. The hidden layer before its ReLU is affine in
+  them, so this is the same function as ``pre-relu``.
+
+So there are two different mixes: after the ReLU (= the emitted weights) and before it (= the statistics). Before
+it measures better (a lower loss against the mixed style's statistics, on 2 pairs x 3 steps) and moves more evenly
+from one style to the other: docs/controls.md, benchmarks/controls.py.
 
 Mixing weights must be >= 0 and are normalised to sum to 1 (a mix, not an extrapolation).
 """
@@ -23,7 +27,7 @@ from mobilestyle.meta import MetaNetwork
 from mobilestyle.transformer import TransformNet
 
 MIX_SPACES = ("hidden", "weights", "pre-relu", "statistics")
-DEFAULT_SPACE = "hidden"
+DEFAULT_SPACE = "pre-relu"
 
 
 def parse_mix(text: str, n_styles: int) -> list[float]:

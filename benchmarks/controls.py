@@ -1,0 +1,463 @@
+"""Pictures and numbers of docs/controls.md (issue 14): mix, colours, random textures, tiles, refine.
+
+    OMP_NUM_THREADS=1 python benchmarks/controls.py [mix] [colors] [noise] [tiles] [refine] [--checkpoint MODEL]
+
+Every part re-runs on whatever model is the default (or --checkpoint): pictures go to docs/controls/, numbers to
+benchmarks/results/controls_<part>.json (`--tables` prints docs/controls.md's tables from them). Shared data from $MOBILESTYLE_SHARED, VGG
+from $MOBILESTYLE_VGG16. One thread throughout (the numbers are CPU seconds of this machine). Run time on the
+2-core machine: mix ~1 min, colors ~1 min, noise ~10 s, tiles ~4 min, refine ~10 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mobilestyle.adaptation import load_initialization
+from mobilestyle.controls.colors import PreserveColors, ycbcr
+from mobilestyle.controls.mixing import mix_nets
+from mobilestyle.controls.noise import random_net
+from mobilestyle.controls.refine import refine_net, refine_settings
+from mobilestyle.controls.tiles import stylize_tiled
+from mobilestyle.data import list_images
+from mobilestyle.evaluation import Scorer
+from mobilestyle.export import export, open_model
+from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, prepare_style, save_image
+from mobilestyle.model_files import LoadedModel, load_model, save_model
+from mobilestyle.style_encoder import StyleEncoder
+from mobilestyle.transformer import TransformNet
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOBILESTYLE_SHARED", REPO.parent / "shared"))
+PICTURES = REPO / "docs" / "controls"
+RESULTS = REPO / "benchmarks" / "results"
+STYLES = SHARED / "data" / "eval" / "style"
+CONTENT = SHARED / "data" / "eval" / "content"
+MIX_PAIRS = [("candy.jpg", "starry_night.jpg"), ("mosaic.jpg", "the_scream.jpg")]
+MIX_PHOTOS = ["avril.jpg", "newyork.jpg"]
+SIZE = 256
+
+
+def _tensor(image: Image.Image) -> torch.Tensor:
+    return image_to_tensor(image)
+
+
+def _image(array: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(array, 0, 255).round().astype(np.uint8), "RGB")
+
+
+def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return net.eval()(x)
+
+
+def _write(part: str, data: dict) -> None:
+    data = {
+        "part": part,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        **data,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"controls_{part}.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+class Context:
+    def __init__(self, checkpoint: str | None) -> None:
+        self.loaded = load_model(checkpoint, expect="MetaNetwork")
+        self.model = self.loaded.model
+        self.encoder = StyleEncoder.load(None)
+        self.scorer = Scorer(self.encoder.vgg)
+        self.style_size = self.loaded.style_size
+
+    def stats(self, style: str) -> torch.Tensor:
+        return self.encoder.statistics(load_image(STYLES / style), self.style_size)
+
+    def photo(self, name: str, size: int = SIZE) -> torch.Tensor:
+        return _tensor(center_crop_square(load_image(CONTENT / name), size))
+
+    def style_tensor(self, style: str) -> torch.Tensor:
+        return _tensor(prepare_style(load_image(STYLES / style), self.style_size))
+
+
+# ------------------------------------------------------------------------------------------------------ mix
+def part_mix(ctx: Context) -> dict:
+    """5 mixing steps per pair, in each space; losses against each end and against the mixed target statistics."""
+    ts = [0.0, 0.25, 0.5, 0.75, 1.0]
+    spaces = ["hidden", "pre-relu"]  # hidden = the emitted weights, pre-relu = the log statistics (checked below)
+    rows, identical = [], 0.0
+    for a, b in MIX_PAIRS:
+        stats = torch.cat([ctx.stats(a), ctx.stats(b)])
+        targets = [ctx.scorer.style_targets(ctx.style_tensor(s)) for s in (a, b)]
+        photos = torch.cat([ctx.photo(p) for p in MIX_PHOTOS])
+        content_features = ctx.scorer.content_features(photos)
+        grid_rows = []
+        for space in spaces:
+            cells = []
+            for t in ts:
+                net = mix_nets(ctx.model, stats, [1 - t, t], space)
+                twin = {"hidden": "weights", "pre-relu": "statistics"}[space]
+                other = mix_nets(ctx.model, stats, [1 - t, t], twin)
+                identical = max(identical, float((_run(net, photos) - _run(other, photos)).abs().max()))
+                out = _run(net, photos)
+                to_a = ctx.scorer.score(out, photos, content_features, targets[0])
+                to_b = ctx.scorer.score(out, photos, content_features, targets[1])
+                # the mixed target: mean/std statistics interpolated like the weights (a style between the two)
+                mixed = type(targets[0])(
+                    {
+                        k: tuple((1 - t) * x + t * y for x, y in zip(targets[0].meanstd[k], targets[1].meanstd[k]))
+                        for k in targets[0].meanstd
+                    },
+                    targets[0].gram,
+                )
+                to_mix = ctx.scorer.score(out, photos, content_features, mixed)
+                rows.append(
+                    {
+                        "pair": f"{a}+{b}",
+                        "space": space,
+                        "t": t,
+                        "content_loss": to_a["content_loss"],
+                        "style_to_a": to_a["style_meanstd"],
+                        "style_to_b": to_b["style_meanstd"],
+                        "style_to_mix": to_mix["style_meanstd"],
+                        "total_to_mix": to_mix["total_loss"],
+                        "ssim": to_a["ssim"],
+                    }
+                )
+                cells.append(_image(out[0].permute(1, 2, 0).numpy()))
+            grid_rows.append(cells)
+        style_row = [load_image(STYLES / a)] + [Image.new("RGB", (SIZE, SIZE), "white")] * 3 + [load_image(STYLES / b)]
+        grid = make_grid(
+            [[center_crop_square(im, SIZE) for im in style_row]] + grid_rows,
+            cell=192,
+            labels=["A (t=0)", "t=0.25", "t=0.5", "t=0.75", "B (t=1)"],
+        )
+        save_image(grid, PICTURES / f"mix_{Path(a).stem}_{Path(b).stem}.jpg")
+    summary = {}
+    for space in spaces:
+        mids = [r for r in rows if r["space"] == space and 0 < r["t"] < 1]
+        summary[space] = {k: float(np.mean([r[k] for r in mids])) for k in ("content_loss", "style_to_mix", "total_to_mix", "ssim")}
+    return {"rows": rows, "summary_between_ends": summary, "twins_max_abs_difference": identical, "photos": MIX_PHOTOS}
+
+
+# --------------------------------------------------------------------------------------------------- colours
+def part_colors(ctx: Context) -> dict:
+    styles = ["candy.jpg", "the_scream.jpg", "mosaic.jpg"]
+    photo = ctx.photo("newyork.jpg", 384)
+    rows, cells = [], []
+    for style in styles:
+        net = ctx.model.emit(ctx.stats(style))
+        plain, kept = _run(net, photo), _run(PreserveColors(net), photo)
+        cells.append(
+            [
+                _image(photo[0].permute(1, 2, 0).numpy()),
+                center_crop_square(load_image(STYLES / style), 384),
+                _image(plain[0].permute(1, 2, 0).numpy()),
+                _image(kept[0].permute(1, 2, 0).numpy()),
+            ]
+        )
+        inside = ((kept > 0.5) & (kept < 254.5)).all(1, keepdim=True).expand(-1, 2, -1, -1)
+        chroma = (ycbcr(kept)[:, 1:] - ycbcr(photo)[:, 1:]).abs()
+        rows.append(
+            {
+                "style": style,
+                "chroma_mae_plain": float((ycbcr(plain)[:, 1:] - ycbcr(photo)[:, 1:]).abs().mean()),
+                "chroma_mae_kept": float(chroma.mean()),
+                "chroma_max_unclamped": float(chroma[inside].max()),
+                "clamped_share": float(1 - inside.float().mean()),
+            }
+        )
+    save_image(make_grid(cells, cell=192, labels=["photo", "style", "stylized", "--preserve-colors"]), PICTURES / "preserve_colors.jpg")
+    # the exported files: parity (as export verifies it) and chroma of their own outputs
+    exports = []
+    net = PreserveColors(ctx.model.emit(ctx.stats(styles[0])))
+    image = photo[0].permute(1, 2, 0).numpy()
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt, precision in (("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "fp16")):
+            record = export(net, name=f"keep-{precision}", formats=[fmt], sizes=[384], precision=precision, out_dir=Path(tmp))[0]
+            runner = open_model(record.path, threads=1)
+            got = torch.from_numpy(runner.run(image)).permute(2, 0, 1)[None]
+            exports.append(
+                {
+                    "format": fmt,
+                    "precision": precision,
+                    "bytes": record.bytes,
+                    "max_abs_error": record.max_abs_error,
+                    "chroma_mae_vs_photo": float((ycbcr(got)[:, 1:] - ycbcr(photo)[:, 1:]).abs().mean()),
+                }
+            )
+    return {"rows": rows, "exports": exports, "photo": "newyork.jpg (384 px centre crop)"}
+
+
+# ------------------------------------------------------------------------------------------------------ noise
+def part_noise(ctx: Context) -> dict:
+    photo = ctx.photo("avril.jpg")
+    cells, spread = [], []
+    outs = []
+    for seed in range(8):
+        out = _run(random_net(ctx.model, seed), photo)
+        outs.append(out)
+        cells.append(_image(out[0].permute(1, 2, 0).numpy()))
+    for i in range(8):
+        for j in range(i + 1, 8):
+            spread.append(float((outs[i] - outs[j]).abs().mean()))
+    flat = [
+        _image(
+            _run(
+                random_net(ctx.model, seed),
+                torch.full((1, 3, SIZE, SIZE), 127.5) + 20 * torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed)),
+            )[0]
+            .permute(1, 2, 0)
+            .numpy()
+        )
+        for seed in range(8)
+    ]
+    save_image(make_grid([cells[:4], cells[4:], flat[:4], flat[4:]], cell=192), PICTURES / "random_seeds.jpg")
+    return {"seeds": list(range(8)), "mean_abs_difference_between_seeds": float(np.mean(spread)), "photo": "avril.jpg"}
+
+
+# ------------------------------------------------------------------------------------------------------ tiles
+def _big_photo(height: int, width: int) -> np.ndarray:
+    """An eval photo upscaled (bicubic) to height x width: the largest eval photos are ~1024 px wide."""
+    image = load_image(CONTENT / "newyork.jpg")
+    return np.asarray(image.resize((width, height), Image.BICUBIC), np.float32)
+
+
+def _probe(mode: str, net_file: Path, height: int, width: int, tile: int) -> dict:
+    """Time and peak memory of one stylization in a fresh process that loads only the net (its ru_maxrss): ``main --probe``."""
+    command = [sys.executable, __file__, "--probe", mode, str(net_file), str(height), str(width), str(tile)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if result.returncode:
+        return {"mode": mode, "error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"}
+    return {"mode": mode, **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def probe(mode: str, net_file: str, height: int, width: int, tile: int) -> None:
+    torch.set_grad_enabled(False)
+    net = load_model(net_file, expect="TransformNet").model
+    rgb = _big_photo(height, width)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    if mode == "full":
+        out = net(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    else:
+        out = stylize_tiled(net, rgb, tile, exact=mode == "exact")
+    seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_before_mib": before / 1024,
+                "finite": bool(np.isfinite(out).all()),
+            }
+        )
+    )
+
+
+def part_tiles(ctx: Context) -> dict:
+    tile = 512
+    net = ctx.model.emit(ctx.stats("candy.jpg"))
+    rows = []
+    for side in (1024, 2048):
+        rgb = _big_photo(side, side)
+        with torch.no_grad():
+            full = net(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+        for mode, kwargs in (
+            ("downscaled 1024", {"stats_side": 1024}),
+            ("downscaled 512", {"stats_side": 512}),
+            ("exact", {"exact": True}),
+        ):
+            started = time.perf_counter()
+            tiled = stylize_tiled(net, rgb, tile, **kwargs)
+            seconds = time.perf_counter() - started
+            diff = np.abs(tiled - full)
+            rows.append(
+                {
+                    "side": side,
+                    "stats": mode,
+                    "mean_abs": float(diff.mean()),
+                    "p99_abs": float(np.percentile(diff, 99)),
+                    "max_abs": float(diff.max()),
+                    "seconds": seconds,
+                }
+            )
+            if side == 2048 and mode in ("downscaled 1024", "exact"):
+                # seam close-up: 256 px around the first tile corner (core 384 + feather), full | tiled | 8x difference
+                y = x = 384 - 128 + 16
+                crops = [
+                    full[y : y + 256, x : x + 256],
+                    tiled[y : y + 256, x : x + 256],
+                    np.clip(8 * diff[y : y + 256, x : x + 256], 0, 255),
+                ]
+                save_image(
+                    make_grid([[_image(c) for c in crops]], cell=256, labels=["full frame", f"tiles ({mode})", "|difference| x 8"]),
+                    PICTURES / f"tiles_seam_{mode.split()[0]}.jpg",
+                )
+    with tempfile.TemporaryDirectory() as tmp:
+        net_file = save_model(
+            LoadedModel(net, {"net": net.config.to_dict(), "model_class": "TransformNet", "style_size": 256}, Path(tmp)),
+            Path(tmp) / "net.safetensors",
+            fp16=False,
+        )
+        probes = [_probe(mode, net_file, 3024, 4032, tile) for mode in ("full", "tiles", "exact")]
+    return {
+        "tile": tile,
+        "margin": 64,
+        "feather": 32,
+        "photo": "newyork.jpg upscaled (bicubic)",
+        "vs_full_frame": rows,
+        "photo_4032x3024": probes,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------- refine
+def part_refine(ctx: Context, style: str = "the_scream.jpg", steps: tuple[int, ...] = (0, 10, 25, 50, 100)) -> dict:
+    files = list_images(SHARED / "data" / "train" / "content")
+    eval_batch = torch.cat([ctx.photo(p) for p in ("avril.jpg", "newyork.jpg", "lenna.jpg", "venice-boat.jpg")])
+    style_image = load_image(STYLES / style)
+    torch.manual_seed(0)
+    starts = {
+        "emitted (meta network)": ctx.model.emit(ctx.stats(style)),
+        "MetaStyle init (metastyle8)": load_initialization(None, 8)[0],
+        "random": TransformNet(ctx.model.config),
+    }
+    rows = []
+    for label, net in starts.items():
+        settings = refine_settings(max(steps), image_size=SIZE, batch_size=4, style_size=ctx.style_size)
+        result = refine_net(net, style_image, files, ctx.encoder.vgg, settings, eval_batch=eval_batch, eval_at=steps)
+        rows.append(
+            {
+                "start": label,
+                "losses": {str(k): v for k, v in sorted(result.eval_losses.items())},
+                "seconds_per_step": result.seconds_per_step,
+            }
+        )
+        print(label, rows[-1], flush=True)
+    return {
+        "style": style,
+        "image_size": SIZE,
+        "batch_size": 4,
+        "lr": 1e-3,
+        "eval_photos": 4,
+        "rows": rows,
+        "loss": "content relu3_3 + 50 x mean/std style + 1e-6 TV (evaluate's total; clamped output)",
+    }
+
+
+def _load(part: str) -> dict | None:
+    path = RESULTS / f"controls_{part}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def tables() -> str:
+    """docs/controls.md's tables, from benchmarks/results/controls_*.json."""
+    out = []
+    if mix := _load("mix"):
+        out.append(f"### Mix ({mix['model']['checkpoint']}, step {mix['model']['step']})\n")
+        out.append("| pair | space | t | content | style vs A | style vs B | style vs mixed target | total vs mixed target | SSIM |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for r in mix["rows"]:
+            out.append(
+                f"| {r['pair']} | {r['space']} | {r['t']:g} | {r['content_loss']:.3g} | {r['style_to_a']:.3g} | {r['style_to_b']:.3g} | "
+                f"{r['style_to_mix']:.3g} | {r['total_to_mix']:.3g} | {r['ssim']:.3f} |"
+            )
+        out.append("\nMean over the three in-between steps (t = 0.25, 0.5, 0.75) of both pairs:\n")
+        out.append("| space | content | style vs mixed target | total vs mixed target | SSIM |\n|---|---|---|---|---|")
+        for space, v in mix["summary_between_ends"].items():
+            out.append(f"| {space} | {v['content_loss']:.3g} | {v['style_to_mix']:.3g} | {v['total_to_mix']:.3g} | {v['ssim']:.3f} |")
+        out.append(f"\nhidden vs weights, pre-relu vs statistics: max abs difference {mix['twins_max_abs_difference']:.2g} grey levels\n")
+    if colors := _load("colors"):
+        out.append(
+            "### Colours\n\n| style | chroma MAE, stylized | chroma MAE, --preserve-colors "
+            "| max chroma error where not clamped | clamped pixels |"
+        )
+        out.append("|---|---|---|---|---|")
+        for r in colors["rows"]:
+            out.append(
+                f"| {r['style']} | {r['chroma_mae_plain']:.2f} | {r['chroma_mae_kept']:.3f} | {r['chroma_max_unclamped']:.2g} | "
+                f"{r['clamped_share']:.1%} |"
+            )
+        out.append(
+            "\n| exported file | precision | size | max abs error vs PyTorch (export check) | chroma MAE vs photo |\n|---|---|---|---|---|"
+        )
+        for r in colors["exports"]:
+            out.append(
+                f"| {r['format']} | {r['precision']} | {r['bytes'] / 1024:.0f} KiB | {r['max_abs_error']:.2g} "
+                f"| {r['chroma_mae_vs_photo']:.3f} |"
+            )
+        out.append("")
+    if noise := _load("noise"):
+        out.append(
+            f"### Random\n\nmean abs difference between two seeds' outputs: {noise['mean_abs_difference_between_seeds']:.1f} grey levels\n"
+        )
+    if tiles := _load("tiles"):
+        out.append(f"### Tiles (tile {tiles['tile']}, margin {tiles['margin']}, feather {tiles['feather']}; {tiles['photo']})\n")
+        out.append("| side | statistics | mean abs diff vs full frame | p99 | max | seconds |\n|---|---|---|---|---|---|")
+        for r in tiles["vs_full_frame"]:
+            out.append(
+                f"| {r['side']}² | {r['stats']} | {r['mean_abs']:.3g} | {r['p99_abs']:.3g} | {r['max_abs']:.3g} | {r['seconds']:.1f} |"
+            )
+        out.append("\n| 4032×3024, one thread | seconds | peak RSS (MiB) | peak RSS before stylizing (MiB) |\n|---|---|---|---|")
+        for r in tiles["photo_4032x3024"]:
+            if "error" in r:
+                out.append(f"| {r['mode']} | failed: {r['error']} | | |")
+            else:
+                out.append(f"| {r['mode']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {r['peak_before_mib']:.0f} |")
+        out.append("")
+    if refine := _load("refine"):
+        steps = list(refine["rows"][0]["losses"])
+        out.append(f"### Refine ({refine['style']}, {refine['image_size']} px, batch {refine['batch_size']}, Adam {refine['lr']:g})\n")
+        out.append("| start | " + " | ".join(f"N={n}" for n in steps) + " | s/step |\n|---|" + "---|" * (len(steps) + 1))
+        for r in refine["rows"]:
+            out.append(f"| {r['start']} | " + " | ".join(f"{r['losses'][n]:.3g}" for n in steps) + f" | {r['seconds_per_step']:.2f} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="*", default=["mix", "colors", "noise", "tiles", "refine"])
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--tables", action="store_true", help="print docs/controls.md's tables from the recorded results and stop")
+    parser.add_argument("--probe", nargs=5, default=None, metavar=("MODE", "NET", "H", "W", "TILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.tables:
+        print(tables())
+        return
+    if args.probe:
+        probe(args.probe[0], args.probe[1], int(args.probe[2]), int(args.probe[3]), int(args.probe[4]))
+        return
+    PICTURES.mkdir(parents=True, exist_ok=True)
+    ctx = Context(args.checkpoint)
+    model = {"checkpoint": ctx.loaded.path.name, "step": ctx.loaded.header.get("step")}
+    for part in args.parts:
+        started = time.perf_counter()
+        with torch.no_grad() if part != "refine" else torch.enable_grad():
+            data = {
+                "mix": lambda: part_mix(ctx),
+                "colors": lambda: part_colors(ctx),
+                "noise": lambda: part_noise(ctx),
+                "tiles": lambda: part_tiles(ctx),
+                "refine": lambda: part_refine(ctx),
+            }[part]()
+        _write(part, {"model": model, "seconds": round(time.perf_counter() - started, 1), **data})
+        print(f"{part}: {time.perf_counter() - started:.0f} s -> benchmarks/results/controls_{part}.json", flush=True)
+
+
+if __name__ == "__main__":
+    main()
