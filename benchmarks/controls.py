@@ -238,7 +238,7 @@ def _big_photo(height: int, width: int) -> np.ndarray:
 
 
 def _probe(mode: str, net_file: Path, height: int, width: int, tile: int) -> dict:
-    """Time and peak memory of one stylization in a fresh process that loads only the net (its ru_maxrss): ``main --probe``."""
+    """Time and peak memory of one stylization in a fresh process that loads only the net: ``main --probe``."""
     command = [sys.executable, __file__, "--probe", mode, str(net_file), str(height), str(width), str(tile)]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     if result.returncode:
@@ -246,11 +246,19 @@ def _probe(mode: str, net_file: Path, height: int, width: int, tile: int) -> dic
     return {"mode": mode, **json.loads(result.stdout.strip().splitlines()[-1])}
 
 
+def _peak_mib() -> float:
+    """VmHWM: this process's peak resident memory (ru_maxrss would carry the parent's peak across fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def probe(mode: str, net_file: str, height: int, width: int, tile: int) -> None:
     torch.set_grad_enabled(False)
     net = load_model(net_file, expect="TransformNet").model
     rgb = _big_photo(height, width)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_mib()
     started = time.perf_counter()
     if mode == "full":
         out = net(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
@@ -261,8 +269,8 @@ def probe(mode: str, net_file: str, height: int, width: int, tile: int) -> None:
         json.dumps(
             {
                 "seconds": seconds,
-                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "peak_before_mib": before / 1024,
+                "peak_mib": _peak_mib(),
+                "peak_before_mib": before,
                 "finite": bool(np.isfinite(out).all()),
             }
         )
@@ -326,7 +334,9 @@ def part_tiles(ctx: Context) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------- refine
-def part_refine(ctx: Context, style: str = "the_scream.jpg", steps: tuple[int, ...] = (0, 10, 25, 50, 100)) -> dict:
+def part_refine(ctx: Context, style: str = "the_scream.jpg", steps: tuple[int, ...] = (0, 10, 25, 50, 100), batch_size: int = 1) -> dict:
+    """Loss on 4 held-out photos after N steps from three starts. Batch 1 keeps the run near 10 minutes on one thread
+    (a step at batch 4 takes ~6 s here: seconds_per_step_batch_4)."""
     files = list_images(SHARED / "data" / "train" / "content")
     eval_batch = torch.cat([ctx.photo(p) for p in ("avril.jpg", "newyork.jpg", "lenna.jpg", "venice-boat.jpg")])
     style_image = load_image(STYLES / style)
@@ -338,7 +348,7 @@ def part_refine(ctx: Context, style: str = "the_scream.jpg", steps: tuple[int, .
     }
     rows = []
     for label, net in starts.items():
-        settings = refine_settings(max(steps), image_size=SIZE, batch_size=4, style_size=ctx.style_size)
+        settings = refine_settings(max(steps), image_size=SIZE, batch_size=batch_size, style_size=ctx.style_size)
         result = refine_net(net, style_image, files, ctx.encoder.vgg, settings, eval_batch=eval_batch, eval_at=steps)
         rows.append(
             {
@@ -348,13 +358,22 @@ def part_refine(ctx: Context, style: str = "the_scream.jpg", steps: tuple[int, .
             }
         )
         print(label, rows[-1], flush=True)
+    # the CLI's default batch (4): seconds per step only
+    timing = refine_net(
+        starts["emitted (meta network)"],
+        style_image,
+        files,
+        ctx.encoder.vgg,
+        refine_settings(3, image_size=SIZE, batch_size=4, style_size=ctx.style_size),
+    )
     return {
         "style": style,
         "image_size": SIZE,
-        "batch_size": 4,
+        "batch_size": batch_size,
         "lr": 1e-3,
         "eval_photos": 4,
         "rows": rows,
+        "seconds_per_step_batch_4": timing.seconds_per_step,
         "loss": "content relu3_3 + 50 x mean/std style + 1e-6 TV (evaluate's total; clamped output)",
     }
 
@@ -421,7 +440,10 @@ def tables() -> str:
         out.append("")
     if refine := _load("refine"):
         steps = list(refine["rows"][0]["losses"])
-        out.append(f"### Refine ({refine['style']}, {refine['image_size']} px, batch {refine['batch_size']}, Adam {refine['lr']:g})\n")
+        out.append(
+            f"### Refine ({refine['style']}, {refine['image_size']} px, batch {refine['batch_size']}, Adam {refine['lr']:g}; "
+            f"batch 4: {refine.get('seconds_per_step_batch_4', float('nan')):.2f} s/step)\n"
+        )
         out.append("| start | " + " | ".join(f"N={n}" for n in steps) + " | s/step |\n|---|" + "---|" * (len(steps) + 1))
         for r in refine["rows"]:
             out.append(f"| {r['start']} | " + " | ".join(f"{r['losses'][n]:.3g}" for n in steps) + f" | {r['seconds_per_step']:.2f} |")
