@@ -10,12 +10,20 @@ from PIL import Image
 from mobilestyle.controls.colors import PreserveColors, preserve_colors_array, ycbcr
 from mobilestyle.controls.mixing import mix_nets, mix_weights, net_from_code, parse_mix
 from mobilestyle.controls.noise import StylePrior, random_net
+from mobilestyle.controls.refine import refine_net, refine_settings
 from mobilestyle.controls.tiles import fixed_norm_net, norm_statistics, stylize_tiled
-from mobilestyle.controls.wrap import innermost, map_inner, wrapper_metadata
+from mobilestyle.data import list_images
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import export, open_model, read_metadata
+from mobilestyle.export.api import _export_form
+from mobilestyle.export.graph import ExportGraph
+from mobilestyle.export.templates import TemplateCache
+from mobilestyle.export.verify import parity_image
 from mobilestyle.meta import STATS_DIM, MetaNetwork
 from mobilestyle.transformer import TransformNet
+from mobilestyle.vgg import VGGEncoder
 from tests.conftest import run_cli
+from tests.test_export import graph_cache
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +38,7 @@ def _stats(n: int, seed: int = 0) -> torch.Tensor:
 
 
 def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
-    from mobilestyle.export.verify import test_image
-
-    return test_image(height, width, seed)
+    return parity_image(height, width, seed)
 
 
 def _run(net: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
@@ -94,30 +100,37 @@ def test_preserve_colors_keeps_chroma_and_takes_luma() -> None:
     assert np.abs(preserve_colors_array(photo, _run(net, photo)) - _run(PreserveColors(net), photo)).max() < 1e-3
 
 
-def test_wrapper_protocol() -> None:
+def test_export_sees_the_net_inside_the_wrapper() -> None:
+    """export() converts PreserveColors as it is, with the TransformNet inside in its fast export form (a copy)."""
     net = TransformNet()
     wrapped = PreserveColors(net)
-    assert innermost(wrapped) is net
-    assert wrapper_metadata(wrapped) == {"preserve_colors": "ycbcr-bt601"}
-    assert wrapped.config == net.config
-    mapped = map_inner(wrapped, lambda n: TransformNet(n.config))
-    assert isinstance(mapped, PreserveColors) and mapped.net is not net and wrapped.net is net
+    assert wrapped.config == net.config and wrapped.export_metadata == {"preserve_colors": "ycbcr-bt601"}
+    form = _export_form(wrapped, static_shapes=False)
+    assert isinstance(form, PreserveColors) and isinstance(form.net, ExportGraph) and wrapped.net is net
+    photo = _photo(64, 96)
+    assert np.abs(_run(form, photo) - _run(wrapped, photo)).max() < 1e-2
 
 
 @pytest.mark.slow
-def test_preserve_colors_export_onnx_keeps_chroma(tmp_path) -> None:
-    from mobilestyle.export import export_net
-    from mobilestyle.export.metadata import read_metadata
-    from mobilestyle.runtimes import OnnxRunner
-
+@pytest.mark.parametrize(("fmt", "precision"), [("onnx", "fp32"), ("tflite", "fp16")])
+def test_preserve_colors_export_keeps_chroma(tmp_path, tmp_path_factory, fmt, precision) -> None:
     torch.manual_seed(3)
     net = TransformNet().eval()
-    records = export_net(PreserveColors(net), name="keep", formats=["onnx"], sizes=[128], precision="fp32", out_dir=tmp_path)
-    assert records[0].verified and records[0].max_abs_error < 1e-2
-    assert read_metadata(tmp_path / "keep.onnx")["preserve_colors"] == "ycbcr-bt601"
-    photo = _photo(128, 192)
-    got = OnnxRunner(tmp_path / "keep.onnx", threads=1).run(photo)
-    assert np.abs(got - preserve_colors_array(photo, _run(net, photo))).max() < 1e-2
+    (record,) = export(
+        PreserveColors(net),
+        name="keep",
+        formats=[fmt],
+        sizes=[128],
+        precision=precision,
+        out_dir=tmp_path,
+        cache=TemplateCache(graph_cache(tmp_path_factory)),
+    )
+    assert record.verified and record.precision == precision
+    metadata = read_metadata(record.path)
+    assert metadata["preserve_colors"] == "ycbcr-bt601" and metadata["arch"]["base"] == 8
+    photo = _photo(128, 128)
+    got = open_model(record.path, threads=1).run(photo)
+    assert np.abs(got - preserve_colors_array(photo, _run(net, photo))).max() < (1e-2 if precision == "fp32" else 6)
 
 
 # ------------------------------------------------------------------------------------------------- noise
@@ -183,10 +196,6 @@ def test_tile_arguments(style_net: TransformNet) -> None:
 
 # ------------------------------------------------------------------------------------------------- refine
 def test_refine_changes_a_copy(content_dir, vgg_weights, eval_style) -> None:
-    from mobilestyle.controls.refine import refine_net, refine_settings
-    from mobilestyle.data import list_images
-    from mobilestyle.vgg import VGGEncoder
-
     torch.manual_seed(6)
     net = TransformNet().eval()
     before = {k: v.clone() for k, v in net.state_dict().items()}
@@ -228,3 +237,31 @@ def test_export_control_errors(tmp_path, eval_style) -> None:
     ):
         result = run_cli("export", *args, "-o", str(tmp_path))
         assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
+
+
+@pytest.mark.slow
+def test_export_mix_random_preserve_colors_cli(tmp_path, tmp_path_factory, tiny_checkpoint, eval_style, vgg_weights) -> None:
+    """The controls' nets go through the export stage: verified files with the controls in their metadata."""
+    a, b = sorted(eval_style.iterdir())[:2]
+    common = [
+        "--format",
+        "onnx",
+        "--size",
+        "64",
+        "--precision",
+        "fp32",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--vgg-weights",
+        str(vgg_weights),
+    ]
+    env = {"MOBILESTYLE_CACHE": str(graph_cache(tmp_path_factory))}
+    mixed = run_cli("export", str(a), str(b), "--mix", "0.3", "--preserve-colors", *common, "-o", str(tmp_path), env=env)
+    assert mixed.returncode == 0, mixed.stderr
+    metadata = read_metadata(tmp_path / f"mix-{a.stem}-{b.stem}.onnx")
+    assert metadata["mix"] == {"styles": [a.name, b.name], "weights": [0.7, 0.3], "space": "pre-relu"}
+    assert metadata["preserve_colors"] == "ycbcr-bt601" and metadata["arch"]["base"] == 8 and metadata["checkpoint"]
+    random = run_cli("export", "--random", "3", "--temperature", "0.5", *common, "-o", str(tmp_path), env=env)
+    assert random.returncode == 0, random.stderr
+    metadata = read_metadata(tmp_path / "random-3.onnx")
+    assert metadata["random_seed"] == 3 and metadata["temperature"] == 0.5 and "preserve_colors" not in metadata
