@@ -245,3 +245,27 @@ def test_same_new_style_at_once_is_built_once(style_nets: StyleNets, tmp_path: P
         assert {a.status_code for a in answers} <= {200, 201}
         assert len({a.json()["id"] for a in answers}) == 1
         assert service_of(client).built == 1
+
+
+def test_cors_only_for_named_origins() -> None:
+    """--cors-origin: a browser page on that origin may call the API (preflight, headers on answers and refusals);
+    other origins, and a service started without the option, get no CORS headers. No lifespan: no model needed."""
+    page, other = "http://127.0.0.1:5173", "http://evil.example"
+
+    def no_service() -> Service:
+        raise AssertionError("these requests never reach the service")
+
+    allowed = TestClient(create_app(no_service, token="secret", cors_origins=[page]))
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    answer = allowed.options("/v1/models", headers={"Origin": page, **preflight})
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == page
+    assert "POST" in answer.headers["access-control-allow-methods"]
+    refused = allowed.options("/v1/models", headers={"Origin": other, **preflight})
+    assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+    assert allowed.get("/healthz", headers={"Origin": page}).headers["access-control-allow-origin"] == page
+    assert "access-control-allow-origin" not in allowed.get("/healthz", headers={"Origin": other}).headers
+    unauthorized = allowed.post("/v1/models", headers={"Origin": page}, files={"style": ("s.png", picture_bytes(1), "image/png")})
+    assert unauthorized.status_code == 401 and unauthorized.headers["access-control-allow-origin"] == page
+
+    default = TestClient(create_app(no_service))
+    assert "access-control-allow-origin" not in default.get("/healthz", headers={"Origin": page}).headers

@@ -46,6 +46,13 @@ threads with --queue more jobs waiting; beyond that the service answers 503 with
 @click.option("--queue", type=click.IntRange(0, 1024), default=None, help="Jobs allowed to wait for a worker. Default: 8 per worker.")
 @click.option("--max-upload-mb", type=click.IntRange(1, 1024), default=20, show_default=True, help="Largest upload (413 above).")
 @click.option("--token-env", metavar="VAR", default=None, help="Require 'Authorization: Bearer $VAR' on POST requests.")
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web page origin (http://host:port, or '*') allowed to call the API from a browser (repeatable).",
+)
 @click.option("--warm", "warm", default="tflite,onnx", show_default=True, help="Formats whose templates load at start-up ('' for none).")
 @checkpoint_option
 @vgg_weights_option
@@ -58,6 +65,7 @@ def command(
     queue: int | None,
     max_upload_mb: int,
     token_env: str | None,
+    cors_origins: tuple[str, ...],
     warm: str,
     checkpoint: Path | None,
     vgg_weights: Path | None,
@@ -100,7 +108,7 @@ def command(
     )
     style_nets = StyleNets.load(checkpoint, vgg_weights)  # a bad checkpoint or VGG file fails here, before the port opens
     logging.getLogger("mobilestyle").setLevel(logging.INFO)
-    app = create_app(lambda: Service(config, style_nets), token=token, max_upload_bytes=config.max_upload_bytes)
+    app = create_app(lambda: Service(config, style_nets), token=token, max_upload_bytes=config.max_upload_bytes, cors_origins=cors_origins)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=120, lifespan="on"))
     server.run()
     if not server.started:

@@ -10,12 +10,13 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -115,8 +116,15 @@ def _model_body(request: Request, entry: Any, cached: bool | None = None, timing
     return body
 
 
-def create_app(make_service: Callable[[], Service], *, token: str | None = None, max_upload_bytes: int = 20 << 20) -> FastAPI:
-    """The app; ``make_service`` runs at start-up (loads the model), then the templates warm on the pool."""
+def create_app(
+    make_service: Callable[[], Service],
+    *,
+    token: str | None = None,
+    max_upload_bytes: int = 20 << 20,
+    cors_origins: Sequence[str] = (),
+) -> FastAPI:
+    """The app; ``make_service`` runs at start-up (loads the model), then the templates warm on the pool.
+    ``cors_origins``: web pages (``http://host:port``, or ``*``) allowed to call the API from a browser."""
     registry = CollectorRegistry()
     requests = Counter("mobilestyle_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram(
@@ -194,6 +202,14 @@ def create_app(make_service: Callable[[], Service], *, token: str | None = None,
         return response
 
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes + FORM_SLACK)
+    if cors_origins:  # outermost: refusals (413, 401) carry the CORS headers too, so the page can read them
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization"],
+            expose_headers=["ETag", "Location"],
+        )
 
     def authorize(request: Request) -> None:
         if token is None:
