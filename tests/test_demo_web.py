@@ -2,7 +2,8 @@
 
 The page loads a bundled style, a photo is uploaded through its file input, and the page's own centre crop and
 model output are read back: the crop must equal Python's `center_crop_square` byte for byte, and the output must
-match the Python runtime on the same input (onnxruntime for .onnx, the LiteRT interpreter for .tflite).
+match the Python runtime on the same input (onnxruntime for .onnx, the LiteRT interpreter for .tflite). The picture
+shown with "keep the photo's colours" on must be `preserve_colors_array` of the same output.
 Latencies (WASM, 1 and 2 threads) are printed, not asserted; the screenshot lands in $MOBILESTYLE_ARTIFACTS
 (default: the test's temp folder).
 """
@@ -22,6 +23,7 @@ import pytest
 from conftest import run_cli
 from test_bundle import DEMO_APP, demo_models  # noqa: F401  (a fixture)
 
+from mobilestyle.controls.colors import preserve_colors_array
 from mobilestyle.export import open_model
 from mobilestyle.images import center_crop_square, load_image
 
@@ -94,6 +96,13 @@ def decode(record: dict) -> tuple[np.ndarray, np.ndarray]:
     return pixels, output
 
 
+def check_kept_colors(record: dict, page_input: np.ndarray, page_output: np.ndarray) -> None:
+    """The page's "keep the photo's colours" picture (strength 100%) = Python's formula on the page's own output."""
+    shown = np.frombuffer(base64.b64decode(record["kept_colors_rgb_b64"]), np.uint8).reshape(SIDE, SIDE, 3).astype(np.int16)
+    expected = np.rint(preserve_colors_array(page_input, page_output)).astype(np.int16)
+    assert int(np.abs(shown - expected).max()) <= 1, "keep the photo's colours: the page differs from Python"  # rounding at .5
+
+
 def python_latency_ms(runner, image: np.ndarray, runs: int = 5) -> float:
     runner.run(image)
     times = []
@@ -118,6 +127,7 @@ def test_page_matches_python_runtimes(browser_run: dict) -> None:
         assert np.array_equal(page_input, expected_input), f"{fmt}: the page's centre crop differs from Python's"
         diff = float(np.abs(page_output - references[fmt]).max())
         assert diff <= MAX_ABS_DIFF, f"{fmt} x{threads}: page output differs from Python by {diff}"
+        check_kept_colors(record, page_input, page_output)
         rows.append(
             f"{record['benchmark']['label']:<45} median {record['benchmark']['median_ms']:7.1f} ms   max|diff| vs Python {diff:.4f}"
         )
@@ -152,3 +162,22 @@ def test_page_pixel_code_matches_python_fixtures() -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result == {"cases": 8, "crops": [], "post_ok": True, "blends": []}, result
+
+
+def test_page_preserve_colors_matches_python() -> None:
+    """src/pixels.js preserveColors against mobilestyle.controls.colors on random pixels, clamps included."""
+    node = require_browser_stack()
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    stylized = rng.uniform(-40, 300, (64, 64, 3)).astype(np.float32)
+    script = """
+      import { readFileSync } from 'node:fs';
+      import { preserveColors } from './src/pixels.js';
+      const [photo, stylized] = JSON.parse(readFileSync(0, 'utf8'));
+      console.log(JSON.stringify(Array.from(preserveColors(Uint8Array.from(photo), Float32Array.from(stylized)))));
+    """
+    data = json.dumps([photo.ravel().tolist(), stylized.ravel().tolist()])
+    run = subprocess.run([node, "--input-type=module", "-e", script], input=data, cwd=WEB, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    page = np.asarray(json.loads(run.stdout), np.float32).reshape(photo.shape)
+    assert float(np.abs(page - preserve_colors_array(photo, stylized)).max()) <= 1e-3

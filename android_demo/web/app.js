@@ -1,14 +1,15 @@
 // The browser demo: pick a style from models/manifest.json (written by `mobilestyle bundle --web`), upload a photo,
-// see it stylized with the measured latency. URL parameters: style, runtime (onnx|tflite), threads, size, models.
+// see it stylized with the measured latency. URL parameters: style, runtime (onnx|tflite), threads, size, models,
+// service (a `mobilestyle serve` URL: "your own style" uploads a picture there and runs the model it returns).
 // window.demo exposes the last input/output and a benchmark for the end-to-end test (e2e.mjs).
 import { centerCropSquare } from "./src/pil-resize.js";
-import { blend, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
+import { blend, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
 import { maxThreads, openRunner } from "./src/runtimes.js";
 
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get("models") || "models/", location.href);
 const $ = (id) => document.getElementById(id);
-const state = { manifest: null, style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, lastMs: null };
+const state = { manifest: null, style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, shown: null, lastMs: null };
 
 function setStatus(kind, text) {
   $("status").dataset.state = kind;
@@ -46,10 +47,44 @@ async function openStyle() {
   }
   setStatus("loading", `loading ${model.file}…`);
   $("thumbnail").src = new URL(state.style.thumbnail, modelsUrl).href;
+  if (state.style.id && !model.data) model.data = await download(model);
   state.runner = await openRunner(model, modelsUrl, Number($("threads").value));
   state.side = modelSide(model);
   setStatus("ready", `ready: ${model.file} (${model.precision}, ${(model.bytes / 1024).toFixed(0)} KiB)`);
   if (state.photo) await stylize();
+}
+
+/** A file the service built, checked against the sha256 it announced. */
+async function download(model) {
+  const response = await fetch(model.file);
+  if (!response.ok) throw new Error(`${model.file}: HTTP ${response.status}`);
+  const data = new Uint8Array(await response.arrayBuffer());
+  const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", data)), (b) => b.toString(16).padStart(2, "0")).join("");
+  if (digest !== model.sha256) throw new Error(`${model.file}: sha256 ${digest} is not the announced ${model.sha256}`);
+  return data;
+}
+
+/** "Your own style": POST the picture to the service's /v1/models, then run the model it returns in this page. */
+async function uploadStyle(file) {
+  const service = $("service").value.trim().replace(/\/+$/, "");
+  if (!service) throw new Error(`give a service URL: mobilestyle serve --cors-origin ${location.origin}`);
+  state.runner = null;
+  setStatus("loading", `building a model for ${file.name} on ${service}…`);
+  const form = new FormData();
+  form.append("style", file);
+  form.append("formats", "onnx,tflite");
+  form.append("size", String(state.side));
+  const response = await fetch(`${service}/v1/models`, { method: "POST", body: form });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${service}: ${body.error?.message || `HTTP ${response.status}`}`);
+  const models = body.files.map((f) => ({
+    ...f,
+    file: f.url,
+    signatures: Array.isArray(f.sizes) ? Object.fromEntries(f.sizes.map(([h, w]) => [`${h}x${w}`, `size_${h}x${w}`])) : {},
+  }));
+  state.style = { name: `your style ${body.id.slice(0, 8)}`, id: body.id, thumbnail: URL.createObjectURL(file), models };
+  if (state.style) await openStyle();
+  else setStatus("ready", "ready: upload a style picture to the service");
 }
 
 async function readPhoto(file) {
@@ -79,7 +114,9 @@ function showResult() {
   if (!state.output) return;
   const strength = Number($("strength").value) / 100;
   $("strength-value").textContent = `${$("strength").value}%`;
-  draw($("output"), blend(state.input, tensorToRgb(state.output), strength), state.side);
+  const stylized = $("keep-colors").checked ? preserveColors(state.input, state.output) : state.output;
+  state.shown = blend(state.input, tensorToRgb(stylized), strength);
+  draw($("output"), state.shown, state.side);
 }
 
 function base64(bytes) {
@@ -105,18 +142,22 @@ async function main() {
   const threads = Math.min(Number(params.get("threads") || 1), maxThreads());
   for (let n = 1; n <= Math.max(2, maxThreads()); n *= 2) $("threads").add(new Option(String(n), String(n), false, n === threads));
   if (params.get("runtime")) $("runtime").value = params.get("runtime");
+  $("service").value = params.get("service") || "";
   const response = await fetch(new URL("manifest.json", modelsUrl));
-  if (!response.ok) throw new Error(`no models/manifest.json (${response.status}): run mobilestyle bundle STYLE.jpg --web android_demo/web`);
-  state.manifest = await response.json();
-  if (!state.manifest.styles.length) throw new Error("the manifest lists no style");
+  const bundled = "run mobilestyle bundle STYLE.jpg --web android_demo/web, or give ?service=";
+  if (!response.ok && !$("service").value) throw new Error(`no models/manifest.json (${response.status}): ${bundled}`);
+  state.manifest = response.ok ? await response.json() : { styles: [] };
+  if (!state.manifest.styles.length && !$("service").value) throw new Error(`the manifest lists no style: ${bundled}`);
   for (const style of state.manifest.styles) $("style").add(new Option(style.name, style.name));
-  $("style").value = params.get("style") || state.manifest.styles[0].name;
-  state.style = state.manifest.styles.find((s) => s.name === $("style").value) || state.manifest.styles[0];
+  $("style").value = params.get("style") || state.manifest.styles[0]?.name || "";
+  state.style = state.manifest.styles.find((s) => s.name === $("style").value) || state.manifest.styles[0] || null;
 
   $("style").addEventListener("change", () => reloadWith({ style: $("style").value }));
   $("runtime").addEventListener("change", () => reloadWith({ runtime: $("runtime").value }));
   $("threads").addEventListener("change", () => reloadWith({ threads: $("threads").value }));
   $("strength").addEventListener("input", showResult);
+  $("keep-colors").addEventListener("change", showResult);
+  $("style-file").addEventListener("change", () => uploadStyle($("style-file").files[0]).catch((error) => setStatus("error", String(error.message || error))));
   $("bench").addEventListener("click", async () => {
     $("bench").disabled = true;
     const result = await benchmark(10);
@@ -126,12 +167,14 @@ async function main() {
   $("photo").addEventListener("change", async () => {
     try {
       state.photo = await readPhoto($("photo").files[0]);
-      await stylize();
+      if (state.runner) await stylize();
+      else setStatus("ready", "photo read: now pick or upload a style");
     } catch (error) {
       setStatus("error", String(error));
     }
   });
-  await openStyle();
+  if (state.style) await openStyle();
+  else setStatus("ready", "ready: upload a style picture to the service");
 }
 
 window.demo = {
@@ -141,6 +184,7 @@ window.demo = {
     throw error;
   }),
   inputBase64: () => base64(state.input),
+  shownBase64: () => base64(state.shown),
   outputBase64: () => base64(new Uint8Array(state.output.buffer, state.output.byteOffset, state.output.byteLength)),
   benchmark,
   crossOriginIsolated: globalThis.crossOriginIsolated,

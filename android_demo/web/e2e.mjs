@@ -1,8 +1,11 @@
 // End-to-end check of the browser demo in headless Chromium (Debian's, driven by playwright-core): for each runtime
 // and thread count, load the page, upload a photo, wait for the result, read back the page's input crop and model
 // output, and time the model. Writes OUT/result.json and OUT/screenshot.png; tests/test_demo_web.py compares the
-// numbers with the Python runtimes. Usage:
+// numbers with the Python runtimes. With --service URL --style-image PICTURE, each page first uploads the picture to
+// that `mobilestyle serve` ("your own style") and runs the model it returns. Every run also reads back the shown
+// picture with "keep the photo's colours" on. Usage:
 //   node e2e.mjs --models DIR --photo PHOTO.png --out DIR [--style NAME] [--runtimes onnx,tflite] [--threads 1,2] [--runs 5]
+//                [--service URL --style-image PICTURE] [--port N]
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -20,6 +23,9 @@ const runs = Number(option("--runs", 5));
 const size = Number(option("--size", 256));
 const chromiumPath = option("--chromium", process.env.CHROMIUM || "/usr/bin/chromium");
 const timeout = Number(option("--timeout-ms", 60000));
+const service = option("--service", "");
+const styleImage = service ? path.resolve(option("--style-image", "")) : "";
+const port = Number(option("--port", 0));
 
 const FLAGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
@@ -30,13 +36,19 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
   const logs = [];
   page.on("console", (message) => logs.push(`${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => logs.push(`pageerror: ${error.message}`));
-  const query = new URLSearchParams({ runtime, threads: String(threads), size: String(size), ...(style ? { style } : {}) });
+  const query = new URLSearchParams({ runtime, threads: String(threads), size: String(size), ...(style ? { style } : {}), ...(service ? { service } : {}) });
   const record = { runtime, threads, ok: false, logs };
   try {
     await page.goto(`${baseUrl}?${query}`, { timeout });
     await page.waitForFunction(() => window.demo && ["ready", "error"].includes(document.getElementById("status").dataset.state), null, { timeout });
     const status = await page.locator("#status").textContent();
     if ((await page.locator("#status").getAttribute("data-state")) === "error") throw new Error(status);
+    if (service) {
+      await page.setInputFiles("#style-file", styleImage);
+      await page.waitForFunction(() => window.demo.state.style?.id && window.demo.state.runner || document.getElementById("status").dataset.state === "error", null, { timeout });
+      if ((await page.locator("#status").getAttribute("data-state")) === "error") throw new Error(await page.locator("#status").textContent());
+      record.model_id = await page.evaluate(() => window.demo.state.style.id);
+    }
     await page.setInputFiles("#photo", photo);
     await page.waitForFunction(() => ["done", "error"].includes(document.getElementById("status").dataset.state), null, { timeout });
     if ((await page.locator("#status").getAttribute("data-state")) === "error") throw new Error(await page.locator("#status").textContent());
@@ -49,6 +61,8 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
       benchmark: await window.demo.benchmark(n),
       latency_text: document.getElementById("latency").textContent,
     }), runs));
+    await page.check("#keep-colors");
+    record.kept_colors_rgb_b64 = await page.evaluate(() => window.demo.shownBase64());
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
     record.ok = true;
   } catch (error) {
@@ -61,7 +75,7 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
 
 async function main() {
   await fs.mkdir(out, { recursive: true });
-  const server = await startServer({ models });
+  const server = await startServer({ models, port });
   // playwright gives every launch a fresh temporary profile (its own --user-data-dir), removed on close.
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: FLAGS });
   const version = browser.version();

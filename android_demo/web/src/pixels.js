@@ -76,3 +76,17 @@ export function blend(content, stylized, strength) {
   }
   return out;
 }
+
+/** Keep the photo's colours (mobilestyle.controls.colors, YCbCr BT.601): the stylized luma with the photo's chroma,
+ *  out = clamp(photo + (Y(stylized) - Y(photo)) * (1, 1, 1), 0, 255). photo: RGB bytes; stylized: NHWC floats. */
+export const LUMA_BT601 = [0.299, 0.587, 0.114];
+
+export function preserveColors(photo, stylized) {
+  const [r, g, b] = LUMA_BT601.map(Math.fround);
+  const out = new Float32Array(photo.length);
+  for (let i = 0; i < photo.length; i += 3) {
+    const delta = Math.fround(r * (stylized[i] - photo[i]) + g * (stylized[i + 1] - photo[i + 1]) + b * (stylized[i + 2] - photo[i + 2]));
+    for (let c = 0; c < 3; c++) out[i + c] = Math.min(255, Math.max(0, Math.fround(photo[i + c] + delta)));
+  }
+  return out;
+}

@@ -69,9 +69,9 @@ class LiteRtRunner {
   }
 }
 
-/** Opens a manifest model entry ({file, format, signatures...}) found under `baseUrl`. */
+/** Opens a manifest model entry ({file, format, signatures...}) found under `baseUrl`, or its bytes in `model.data`. */
 export async function openRunner(model, baseUrl, threads) {
-  const url = new URL(model.file, baseUrl).href;
+  const url = model.data || new URL(model.file, baseUrl).href;
   if (model.format === "onnx") return OnnxRunner.open(url, threads);
   if (model.format === "tflite") return LiteRtRunner.open(url, threads, model);
   throw new Error(`no browser runtime for ${model.format}`);
