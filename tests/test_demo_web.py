@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -91,14 +92,15 @@ def browser_run(demo_models: dict[str, Path], shared: Path, tmp_path_factory: py
 
 
 def decode(record: dict) -> tuple[np.ndarray, np.ndarray]:
-    pixels = np.frombuffer(base64.b64decode(record["input_rgb_b64"]), np.uint8).reshape(SIDE, SIDE, 3)
-    output = np.frombuffer(base64.b64decode(record["output_nhwc_f32_b64"]), np.float32).reshape(SIDE, SIDE, 3)
+    shape = (record.get("height") or SIDE, record.get("width") or SIDE, 3)
+    pixels = np.frombuffer(base64.b64decode(record["input_rgb_b64"]), np.uint8).reshape(shape)
+    output = np.frombuffer(base64.b64decode(record["output_nhwc_f32_b64"]), np.float32).reshape(shape)
     return pixels, output
 
 
 def check_kept_colors(record: dict, page_input: np.ndarray, page_output: np.ndarray) -> None:
     """The page's "keep the photo's colours" picture (strength 100%) = Python's formula on the page's own output."""
-    shown = np.frombuffer(base64.b64decode(record["kept_colors_rgb_b64"]), np.uint8).reshape(SIDE, SIDE, 3).astype(np.int16)
+    shown = np.frombuffer(base64.b64decode(record["kept_colors_rgb_b64"]), np.uint8).reshape(page_input.shape).astype(np.int16)
     expected = np.rint(preserve_colors_array(page_input, page_output)).astype(np.int16)
     assert int(np.abs(shown - expected).max()) <= 1, "keep the photo's colours: the page differs from Python"  # rounding at .5
 
@@ -181,3 +183,44 @@ def test_page_preserve_colors_matches_python() -> None:
     assert run.returncode == 0, run.stderr
     page = np.asarray(json.loads(run.stdout), np.float32).reshape(photo.shape)
     assert float(np.abs(page - preserve_colors_array(photo, stylized)).max()) <= 1e-3
+
+
+def tiled_reference(runner, rgb: np.ndarray, side: int = SIDE, feather: int = 64) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The page's tile plan (src/tiles.js), written again in numpy: tiles of `side`, overlaps >= `feather`, ramps."""
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        n = math.ceil((length - feather) / (side - feather))
+        return [i * (length - side) // (n - 1) for i in range(n)]
+
+    offsets = np.arange(side)
+    ramp = np.minimum(1.0, np.minimum((offsets + 0.5) / feather, (side - offsets - 0.5) / feather))
+    weight = (ramp[:, None] * ramp[None, :])[..., None]
+    total = np.zeros(rgb.shape)
+    weights = np.zeros((*rgb.shape[:2], 1))
+    for y in starts(rgb.shape[0]):
+        for x in starts(rgb.shape[1]):
+            total[y : y + side, x : x + side] += weight * runner.run(rgb[y : y + side, x : x + side].astype(np.float32))
+            weights[y : y + side, x : x + side] += weight
+    return total / weights
+
+
+def test_page_tiles_match_python(browser_run: dict, tmp_path: Path) -> None:
+    """tiles=1: the whole 700x520 photo in 256² tiles (4 x 3); the page's blend of its tiles = the same plan in Python."""
+    node = require_browser_stack()
+    photo = tmp_path / "wide.png"
+    load_image(browser_run["photo"]).resize((700, 520)).save(photo)
+    command = [node, "e2e.mjs", "--models", str(browser_run["models"]), "--photo", str(photo), "--out", str(tmp_path / "e2e")]
+    command += ["--style", "alpha", "--runtimes", "onnx,tflite", "--threads", "1", "--runs", "1", "--tiles", "--chromium", str(CHROMIUM)]
+    run = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    expected_input = np.asarray(load_image(photo))
+    for record in json.loads((tmp_path / "e2e" / "result.json").read_text())["results"]:
+        assert record["tiled"] and (record["width"], record["height"]) == (700, 520)
+        page_input, page_output = decode(record)
+        assert np.array_equal(page_input, expected_input)
+        reference = tiled_reference(open_model(browser_run["models"] / f"alpha.{record['runtime']}", threads=1), expected_input)
+        diff = float(np.abs(page_output - reference).max())
+        assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: tiled page output differs from Python by {diff}"
+        check_kept_colors(record, page_input, page_output)

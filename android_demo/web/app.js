@@ -1,25 +1,27 @@
 // The browser demo: pick a style from models/manifest.json (written by `mobilestyle bundle --web`), upload a photo,
 // see it stylized with the measured latency. URL parameters: style, runtime (onnx|tflite), threads, size, models,
-// service (a `mobilestyle serve` URL: "your own style" uploads a picture there and runs the model it returns).
+// service (a `mobilestyle serve` URL: "your own style" uploads a picture there and runs the model it returns),
+// tiles=1 (the whole photo in tiles of the model's side instead of the centre crop).
 // window.demo exposes the last input/output and a benchmark for the end-to-end test (e2e.mjs).
 import { centerCropSquare } from "./src/pil-resize.js";
 import { blend, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
 import { maxThreads, openRunner } from "./src/runtimes.js";
+import { runTiled } from "./src/tiles.js";
 
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get("models") || "models/", location.href);
 const $ = (id) => document.getElementById(id);
-const state = { manifest: null, style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, shown: null, lastMs: null };
+const state = { manifest: null, style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, shown: null, lastMs: null, tiled: false, width: 0, height: 0 };
 
 function setStatus(kind, text) {
   $("status").dataset.state = kind;
   $("status").textContent = text;
 }
 
-function draw(canvas, rgb, side) {
-  canvas.width = side;
-  canvas.height = side;
-  canvas.getContext("2d").putImageData(new ImageData(rgbToRgba(rgb), side, side), 0, 0);
+function draw(canvas, rgb, width, height) {
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d").putImageData(new ImageData(rgbToRgba(rgb), width, height), 0, 0);
 }
 
 function chosenModel() {
@@ -96,16 +98,25 @@ async function readPhoto(file) {
   return { rgb: rgbaToRgb(data), width: bitmap.width, height: bitmap.height };
 }
 
+function runOnce() {
+  if (state.tiled) return runTiled(state.runner, state.input, state.width, state.height, state.side);
+  return state.runner.run(toNhwc(state.input), state.side);
+}
+
 async function stylize() {
   const side = state.side;
-  state.input = centerCropSquare(state.photo.rgb, state.photo.width, state.photo.height, side);
-  draw($("input"), state.input, side);
+  const { rgb, width, height } = state.photo;
+  state.tiled = $("tiles").checked && Math.min(width, height) >= side;
+  state.input = state.tiled ? rgb : centerCropSquare(rgb, width, height, side);
+  [state.width, state.height] = state.tiled ? [width, height] : [side, side];
+  draw($("input"), state.input, state.width, state.height);
   setStatus("running", "running…");
   const started = performance.now();
-  state.output = await state.runner.run(toNhwc(state.input), side);
+  state.output = await runOnce();
   state.lastMs = performance.now() - started;
   showResult();
-  $("latency").textContent = `${state.style.name} · ${side}×${side} · ${state.lastMs.toFixed(1)} ms (first run) · ${state.runner.label}`;
+  const shape = `${state.width}×${state.height}${state.tiled ? ` in ${side}² tiles` : ""}`;
+  $("latency").textContent = `${state.style.name} · ${shape} · ${state.lastMs.toFixed(1)} ms (first run) · ${state.runner.label}`;
   $("bench").disabled = false;
   setStatus("done", "done");
 }
@@ -116,7 +127,7 @@ function showResult() {
   $("strength-value").textContent = `${$("strength").value}%`;
   const stylized = $("keep-colors").checked ? preserveColors(state.input, state.output) : state.output;
   state.shown = blend(state.input, tensorToRgb(stylized), strength);
-  draw($("output"), state.shown, state.side);
+  draw($("output"), state.shown, state.width, state.height);
 }
 
 function base64(bytes) {
@@ -126,12 +137,11 @@ function base64(bytes) {
 }
 
 async function benchmark(runs) {
-  const input = toNhwc(state.input);
-  await state.runner.run(input, state.side); // warm-up
+  await runOnce(); // warm-up
   const times = [];
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
-    await state.runner.run(input, state.side);
+    await runOnce();
     times.push(performance.now() - started);
   }
   times.sort((a, b) => a - b);
@@ -157,11 +167,13 @@ async function main() {
   $("threads").addEventListener("change", () => reloadWith({ threads: $("threads").value }));
   $("strength").addEventListener("input", showResult);
   $("keep-colors").addEventListener("change", showResult);
+  $("tiles").checked = params.get("tiles") === "1";
+  $("tiles").addEventListener("change", () => state.photo && state.runner && stylize());
   $("style-file").addEventListener("change", () => uploadStyle($("style-file").files[0]).catch((error) => setStatus("error", String(error.message || error))));
   $("bench").addEventListener("click", async () => {
     $("bench").disabled = true;
     const result = await benchmark(10);
-    $("latency").textContent = `${state.style.name} · ${state.side}×${state.side} · median ${result.median_ms.toFixed(1)} ms, best ${result.min_ms.toFixed(1)} ms of 10 · ${result.label}`;
+    $("latency").textContent = `${state.style.name} · ${state.width}×${state.height} · median ${result.median_ms.toFixed(1)} ms, best ${result.min_ms.toFixed(1)} ms of 10 · ${result.label}`;
     $("bench").disabled = false;
   });
   $("photo").addEventListener("change", async () => {

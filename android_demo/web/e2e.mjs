@@ -5,7 +5,7 @@
 // that `mobilestyle serve` ("your own style") and runs the model it returns. Every run also reads back the shown
 // picture with "keep the photo's colours" on. Usage:
 //   node e2e.mjs --models DIR --photo PHOTO.png --out DIR [--style NAME] [--runtimes onnx,tflite] [--threads 1,2] [--runs 5]
-//                [--service URL --style-image PICTURE] [--port N]
+//                [--service URL --style-image PICTURE] [--port N] [--tiles]   (--tiles: the whole photo in tiles)
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -26,6 +26,7 @@ const timeout = Number(option("--timeout-ms", 60000));
 const service = option("--service", "");
 const styleImage = service ? path.resolve(option("--style-image", "")) : "";
 const port = Number(option("--port", 0));
+const tiles = args.includes("--tiles");
 
 const FLAGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
@@ -36,7 +37,7 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
   const logs = [];
   page.on("console", (message) => logs.push(`${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => logs.push(`pageerror: ${error.message}`));
-  const query = new URLSearchParams({ runtime, threads: String(threads), size: String(size), ...(style ? { style } : {}), ...(service ? { service } : {}) });
+  const query = new URLSearchParams({ runtime, threads: String(threads), size: String(size), ...(style ? { style } : {}), ...(service ? { service } : {}), ...(tiles ? { tiles: "1" } : {}) });
   const record = { runtime, threads, ok: false, logs };
   try {
     await page.goto(`${baseUrl}?${query}`, { timeout });
@@ -55,6 +56,9 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
     Object.assign(record, await page.evaluate(async (n) => ({
       cross_origin_isolated: window.demo.crossOriginIsolated,
       side: window.demo.state.side,
+      width: window.demo.state.width,
+      height: window.demo.state.height,
+      tiled: window.demo.state.tiled,
       input_rgb_b64: window.demo.inputBase64(),
       output_nhwc_f32_b64: window.demo.outputBase64(),
       first_run_ms: window.demo.state.lastMs,
