@@ -85,8 +85,7 @@ async function uploadStyle(file) {
     signatures: Array.isArray(f.sizes) ? Object.fromEntries(f.sizes.map(([h, w]) => [`${h}x${w}`, `size_${h}x${w}`])) : {},
   }));
   state.style = { name: `your style ${body.id.slice(0, 8)}`, id: body.id, thumbnail: URL.createObjectURL(file), models };
-  if (state.style) await openStyle();
-  else setStatus("ready", "ready: upload a style picture to the service");
+  await openStyle();
 }
 
 async function readPhoto(file) {
