@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from mobilestyle.atomic import atomic_write_text, ensure_writable_dir
+from mobilestyle.controls.colors import PreserveColors
+from mobilestyle.controls.tiles import _tiles
 from mobilestyle.images import center_crop_square, tensor_to_image
 
-FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json")
+FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json")
 # (width, height, crop sizes): landscape and portrait sources, crops that downscale, keep and upscale.
 SOURCES = ((37, 27, (16, 24, 27, 36)), (22, 45, (12, 20, 22, 32)))
 
@@ -84,10 +87,67 @@ def blend_case() -> dict[str, Any]:
     return {"width": 16, "height": 12, "content_argb": to_argb(content), "stylized_argb": to_argb(stylized), "cases": cases}
 
 
+def _nchw(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None]
+
+
+class _Fixed(nn.Module):
+    """A stand-in net that returns a given output whatever its input."""
+
+    def __init__(self, output: torch.Tensor) -> None:
+        super().__init__()
+        self.output = output
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self.output
+
+
+def colors_case() -> dict[str, Any]:
+    """Keep the photo's colours (PreserveColors) on a model output with values out of range (the clamp bites)."""
+    height, width = 12, 16
+    photo = synthetic_photo(width, height, seed=5)
+    stylized = np.random.default_rng(8).uniform(-20, 275, (height, width, 3)).astype(np.float32)
+    with torch.no_grad():
+        kept = PreserveColors(_Fixed(_nchw(stylized)))(_nchw(photo))[0].permute(1, 2, 0).numpy()
+    return {
+        "height": height,
+        "width": width,
+        "photo_argb": to_argb(photo),
+        "stylized_nhwc": stylized.ravel().tolist(),
+        "kept_nhwc": kept.ravel().tolist(),
+    }
+
+
+# (height, width, tile, margin, feather): several cores per axis, overlaps wider than the feather, shifted last cores.
+TILE_CASES = ((40, 56, 24, 4, 8), (36, 44, 32, 8, 4), (24, 60, 24, 4, 8))
+
+
+def tiles_payload() -> dict[str, Any]:
+    """Python's seam blending (mobilestyle.controls.tiles): each tile's output is its index, blended with the
+    feathered weights of stylize_tiled, so every value shows which tiles meet there and how much of each."""
+    cases = []
+    for height, width, tile, margin, feather in TILE_CASES:
+        out = np.zeros((height, width), np.float32)
+        total = np.zeros((height, width), np.float32)
+        for index, (y, h, wy, x, w, wx) in enumerate(_tiles(height, width, tile - 2 * margin, feather)):
+            weight = wy[:, None] * wx[None, :]
+            out[y : y + h, x : x + w] += weight * np.float32(index)
+            total[y : y + h, x : x + w] += weight
+        case = {"height": height, "width": width, "tile": tile, "margin": margin, "feather": feather}
+        cases.append(case | {"tile_index_blend": (out / total).ravel().tolist()})
+    return {"cases": cases}
+
+
 def write_fixtures(folder: Path) -> list[Path]:
-    """Write preprocess.json, postprocess.json and blend.json into ``folder`` (deterministic bytes)."""
+    """Write the FIXTURE_FILES into ``folder`` (deterministic bytes)."""
     ensure_writable_dir(folder)
-    payloads = {"preprocess.json": preprocess_payload(), "postprocess.json": postprocess_case(), "blend.json": blend_case()}
+    payloads = {
+        "preprocess.json": preprocess_payload(),
+        "postprocess.json": postprocess_case(),
+        "blend.json": blend_case(),
+        "colors.json": colors_case(),
+        "tiles.json": tiles_payload(),
+    }
     written = []
     for name in FIXTURE_FILES:
         path = folder / name

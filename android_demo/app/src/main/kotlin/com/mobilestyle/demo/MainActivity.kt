@@ -17,12 +17,14 @@ import android.widget.Switch
 import android.widget.TextView
 import android.widget.Toast
 import com.mobilestyle.demo.core.Blend
+import com.mobilestyle.demo.core.KeepColors
+import com.mobilestyle.demo.core.Pixels
 import com.mobilestyle.demo.core.StyleManifest
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 
 /**
- * Pick or take a photo, pick a bundled style, slide the strength, save or share. Inference runs on one
+ * Pick or take a photo, pick a bundled style, slide the strength, keep the photo's colours or not, save or share. Inference runs on one
  * background thread; the latency shown is the interpreter's invoke time for the last run.
  */
 class MainActivity : Activity() {
@@ -33,6 +35,7 @@ class MainActivity : Activity() {
     private lateinit var strengthLabel: TextView
     private lateinit var strength: SeekBar
     private lateinit var useGpu: Switch
+    private lateinit var keepColors: Switch
     private lateinit var thumbnail: ImageView
 
     // UI thread state.
@@ -40,6 +43,7 @@ class MainActivity : Activity() {
     private var photoUri: Uri? = null
     private var cameraTarget: Uri? = null
     private var content: IntArray? = null
+    private var output: FloatArray? = null
     private var stylized: IntArray? = null
     private var side = 0
 
@@ -57,6 +61,7 @@ class MainActivity : Activity() {
         strengthLabel = findViewById(R.id.strength_label)
         strength = findViewById(R.id.strength)
         useGpu = findViewById(R.id.use_gpu)
+        keepColors = findViewById(R.id.keep_colors)
         thumbnail = findViewById(R.id.style_thumbnail)
 
         catalog = try {
@@ -75,6 +80,10 @@ class MainActivity : Activity() {
             override fun onStopTrackingTouch(bar: SeekBar) = Unit
         })
         useGpu.setOnCheckedChangeListener { _, _ -> style?.let { openStyle(it) } }
+        keepColors.setOnCheckedChangeListener { _, _ ->
+            updateStylized()
+            showBlend()
+        }
         findViewById<Button>(R.id.pick_photo).setOnClickListener { pickPhoto() }
         findViewById<Button>(R.id.take_photo).setOnClickListener { takePhoto() }
         findViewById<Button>(R.id.save).setOnClickListener { saveResult(share = false) }
@@ -126,16 +135,28 @@ class MainActivity : Activity() {
             val wanted = styleRunner.side(MAX_SIDE)
             val input = crop?.takeIf { it.uri == uri && it.side == wanted } ?: Crop(uri, wanted, PhotoIo.loadSquare(contentResolver, uri, wanted))
             crop = input
-            val (pixels, millis) = styleRunner.stylize(input.argb, input.side)
+            val (values, millis) = styleRunner.stylize(input.argb, input.side)
             runOnUiThread {
                 content = input.argb
-                stylized = pixels
+                output = values
                 side = input.side
+                updateStylized()
                 latency.text = getString(R.string.latency, name, input.side, millis, styleRunner.accelerator)
                 showBlend()
             }
         } catch (e: Exception) {
             runOnUiThread { latency.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName) }
+        }
+    }
+
+    /** The model's output as pixels, with the photo's colours (its chroma, the output's luma) when asked. */
+    private fun updateStylized() {
+        val input = content
+        val values = output
+        stylized = when {
+            input == null || values == null -> null
+            keepColors.isChecked -> Pixels.toArgb(KeepColors.apply(Pixels.toTensor(input), values))
+            else -> Pixels.toArgb(values)
         }
     }
 

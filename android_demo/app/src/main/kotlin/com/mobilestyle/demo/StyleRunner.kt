@@ -41,8 +41,8 @@ class StyleRunner(assets: AssetManager, path: String, private val model: StyleMa
     /** Square side this model runs closest to (not above) [maxSide]. */
     fun side(maxSide: Int): Int = model.squareSide(maxSide)
 
-    /** Runs one square ARGB image of [side]²; returns the stylized ARGB pixels and the invoke time in ms. */
-    fun stylize(argb: IntArray, side: Int): Pair<IntArray, Double> {
+    /** Runs one square ARGB image of [side]²; returns the model's NHWC float output (0..255) and the invoke time in ms. */
+    fun stylize(argb: IntArray, side: Int): Pair<FloatArray, Double> {
         require(argb.size == side * side) { "expected ${side}x$side pixels" }
         val signature = StyleManifest.Model.signature(side, side)
         val inputName = interpreter.getSignatureInputs(signature).single()
@@ -56,7 +56,7 @@ class StyleRunner(assets: AssetManager, path: String, private val model: StyleMa
         output.rewind()
         val values = FloatArray(argb.size * 3)
         output.asFloatBuffer().get(values)
-        return Pixels.toArgb(values) to millis
+        return values to millis
     }
 
     override fun close() {
