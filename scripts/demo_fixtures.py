@@ -22,8 +22,9 @@ from mobilestyle.atomic import atomic_write_text, ensure_writable_dir
 from mobilestyle.controls.colors import PreserveColors
 from mobilestyle.controls.tiles import _tiles
 from mobilestyle.images import center_crop_square, tensor_to_image
+from mobilestyle.mix_ladders import ladder, mix_name, mix_record, partners, pickable
 
-FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json")
+FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json", "mixes.json")
 # (width, height, crop sizes): landscape and portrait sources, crops that downscale, keep and upscale.
 SOURCES = ((37, 27, (16, 24, 27, 36)), (22, 45, (12, 20, 22, 32)))
 
@@ -138,6 +139,28 @@ def tiles_payload() -> dict[str, Any]:
     return {"cases": cases}
 
 
+def mixes_payload() -> dict[str, Any]:
+    """A manifest's style entries with mix ladders (mobilestyle.mix_ladders) and the answers the demos must give:
+    the pickable styles, each one's partners and every ladder. Covers both orders of a pair, uneven shares, a
+    pair with one mix only and a mix whose partner is not bundled (ignored)."""
+    styles: list[dict[str, Any]] = [{"name": n} for n in ("candy", "mosaic", "starry_night", "wave")]
+    mixes = [("candy", "mosaic", w) for w in (0.25, 0.5, 0.75)]
+    mixes += [("starry_night", "candy", 0.3), ("starry_night", "candy", 0.6), ("wave", "starry_night", 0.5)]
+    mixes += [("mosaic", "gone", 0.5)]
+    styles += [{"name": mix_name(a, b, w), "mix": mix_record(a, b, w)} for a, b, w in mixes]
+    names = pickable(styles)
+    return {
+        "styles": styles,
+        "pickable": names,
+        "partners": {name: partners(styles, name) for name in names},
+        "ladders": [
+            {"primary": p, "partner": q, "points": [{"share": share, "style": style} for share, style in ladder(styles, p, q)]}
+            for p in names
+            for q in partners(styles, p)
+        ],
+    }
+
+
 def write_fixtures(folder: Path) -> list[Path]:
     """Write the FIXTURE_FILES into ``folder`` (deterministic bytes)."""
     ensure_writable_dir(folder)
@@ -147,6 +170,7 @@ def write_fixtures(folder: Path) -> list[Path]:
         "blend.json": blend_case(),
         "colors.json": colors_case(),
         "tiles.json": tiles_payload(),
+        "mixes.json": mixes_payload(),
     }
     written = []
     for name in FIXTURE_FILES:
