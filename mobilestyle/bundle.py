@@ -18,15 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 from mobilestyle import __version__
 from mobilestyle.atomic import atomic_path, atomic_write_text, ensure_writable_dir, scratch_dir, sha256_file
+from mobilestyle.controls.mixing import DEFAULT_SPACE, mix_nets
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import FORMATS, export, open_model, read_metadata
 from mobilestyle.export.model_format import ModelFormat, signature_name
 from mobilestyle.export.registry import format_of
 from mobilestyle.images import center_crop_square, load_image
+from mobilestyle.mix_ladders import MIX_FIELD, mix_name, mix_pairs, mix_record, mix_weights
 from mobilestyle.style_encoder import StyleNets
 
 MANIFEST = "manifest.json"
@@ -204,6 +207,7 @@ class StyleBundle:
     style_sha256: str | None = None
     format_max_abs_diff: float | None = None
     exported: bool = False
+    mix: dict[str, Any] | None = None  # mobilestyle.mix_ladders: {"styles": [a, b], "weight": b's share}
 
     def add(self, model: ValidatedModel) -> None:
         if model.format in self.models:
@@ -277,12 +281,14 @@ class Destination:
         with atomic_path(inside(self.folder, thumb_name)) as tmp, open(tmp, "wb") as handle:
             style.thumbnail().save(handle, format="JPEG", quality=90)
         entry["thumbnail"] = thumb_name
+        if style.mix is not None:
+            entry[MIX_FIELD] = style.mix
         self.written.append(entry)
         return entry
 
     def write_manifest(self) -> Path:
         new_names = {entry["name"] for entry in self.written}
-        kept = [] if self.clean else [s for s in self.previous.get("styles", []) if s["name"] not in new_names]
+        kept = [] if self.clean else [s for s in self.previous.get("styles", []) if not _replaced(s, new_names)]
         styles = sorted(kept + self.written, key=lambda s: s["name"])
         manifest = {"schema": MANIFEST_SCHEMA, "generator": f"mobilestyle {__version__}", "styles": styles}
         path = self.folder / MANIFEST
@@ -304,6 +310,12 @@ class Destination:
             sum((self.folder / name).stat().st_size for style in manifest["styles"] for name in manifest_files(style))
             + (self.folder / MANIFEST).stat().st_size
         )
+
+
+def _replaced(style: dict[str, Any], new_names: set[str]) -> bool:
+    """A style bundled earlier that this bundle replaces: same name, or a mix of a style bundled again (stale)."""
+    mixed = style.get(MIX_FIELD, {}).get("styles", []) if isinstance(style.get(MIX_FIELD), dict) else []
+    return style["name"] in new_names or any(name in new_names for name in mixed)
 
 
 def _copy_into(source: Path, target: Path) -> None:
@@ -364,35 +376,55 @@ def export_styles(
     vgg_weights: Path | None,
     scratch: Path,
     name: str | None,
+    mix_steps: int = 0,
     progress: Any = None,
 ) -> dict[str, StyleBundle]:
-    """Style images -> nets (the meta network) -> exported (mobilestyle.export.export), validated models."""
+    """Style images -> nets (the meta network) -> exported (mobilestyle.export.export), validated models; with
+    ``mix_steps`` N >= 2 also the N - 1 hidden-space mixes between every pair of them (mobilestyle.mix_ladders)."""
     style_nets = StyleNets.load(checkpoint, vgg_weights)
+    statistics: dict[str, torch.Tensor] = {}
     styles: dict[str, StyleBundle] = {}
+
+    def add(style: StyleBundle, net: torch.nn.Module, metadata: dict[str, Any]) -> None:
+        records = export(
+            net,
+            formats=formats,
+            sizes=[size],
+            precision=precision,
+            out_dir=scratch / style.name,
+            name=style.name,
+            style_sha256=style.style_sha256,
+            extra_metadata={**style_nets.provenance(), **metadata},
+        )
+        for record in records:
+            model = validate_model(Path(record.path), size)
+            check_export_record(model, record)
+            style.add(model)
+        styles[style.name] = style
+        if progress is not None:
+            progress.update(1)
+
     for image in images:
         picture = load_image(image)  # a bad style image is one clear error before any export work
         style_name = name or slug(image.stem)
         if style_name in styles:
             raise MobilestyleError(f"two style images map to the name {style_name!r}; rename one")
-        records = export(
-            style_nets.net(picture),
-            formats=formats,
-            sizes=[size],
-            precision=precision,
-            out_dir=scratch / style_name,
-            name=style_name,
-            style_sha256=sha256_file(image),
-            extra_metadata=style_nets.provenance(),
-        )
-        style = StyleBundle(style_name, style_image=image, exported=True)
-        for record in records:
-            model = validate_model(Path(record.path), size)
-            check_export_record(model, record)
-            style.add(model)
-        styles[style_name] = style
-        if progress is not None:
-            progress.update(1)
+        statistics[style_name] = style_nets.statistics(picture)
+        style = StyleBundle(style_name, style_image=image, style_sha256=sha256_file(image), exported=True)
+        add(style, style_nets.meta_network.emit(statistics[style_name]), {})
+    for first, second in mix_pairs(list(statistics)):
+        pair = torch.cat([statistics[first], statistics[second]])
+        for weight in mix_weights(mix_steps):
+            record = mix_record(first, second, weight)
+            net = mix_nets(style_nets.meta_network, pair, [1.0 - weight, weight], DEFAULT_SPACE)
+            style = StyleBundle(check_name(mix_name(first, second, weight)), exported=True, mix=record)
+            add(style, net, {"mix": {**record, "space": DEFAULT_SPACE}})
     return styles
+
+
+def export_count(n_images: int, mix_steps: int) -> int:
+    """How many styles export_styles writes: the images, and the mixes between every pair of them."""
+    return n_images + n_images * (n_images - 1) // 2 * len(mix_weights(mix_steps))
 
 
 @dataclass
@@ -457,6 +489,7 @@ def bundle_inputs(
     name: str | None,
     checkpoint: Path | None,
     vgg_weights: Path | None,
+    mix_steps: int = 0,
     progress: Any = None,
 ) -> BundleResult:
     """Validate the given models, export the style images (to a scratch folder), then install everything."""
@@ -475,6 +508,7 @@ def bundle_inputs(
                 vgg_weights=vgg_weights,
                 scratch=Path(scratch),
                 name=name,
+                mix_steps=mix_steps,
                 progress=progress,
             )
             if style_images

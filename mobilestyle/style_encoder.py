@@ -60,6 +60,11 @@ class StyleNets:
     def style_size(self) -> int:
         return self.loaded.style_size
 
+    def statistics(self, style: Image.Image) -> torch.Tensor:
+        """The style's 1 x 1920 VGG statistics at the model's style size (what the meta network reads)."""
+        with torch_threads(ENCODE_THREADS):
+            return self.encoder.statistics(style, self.style_size)
+
     def net(self, style: Image.Image) -> TransformNet:
         with torch_threads(ENCODE_THREADS):
             return emit_style_net(self.meta_network, self.encoder, style, self.style_size)

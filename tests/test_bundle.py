@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, run_cli
@@ -18,6 +19,8 @@ from PIL import Image
 
 from mobilestyle.bundle import APP_MANIFEST, MANIFEST, check_name, classify_inputs, inside, slug
 from mobilestyle.errors import MobilestyleError
+from mobilestyle.export import open_model, read_metadata
+from mobilestyle.mix_ladders import ladder, partners, pickable
 from mobilestyle.transformer import NetConfig, TransformNet
 
 DEMO_APP = REPO / "android_demo"
@@ -197,7 +200,59 @@ def test_golden_fixtures_are_what_python_computes(tmp_path: Path) -> None:
     """The Java core's committed fixtures equal what the Python side writes now (regenerate: mobilestyle bundle --fixtures)."""
     result = run_cli("bundle", "--fixtures", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    for name in ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json"):
+    for name in ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json", "mixes.json"):
         assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), (
             f"{name} is stale: mobilestyle bundle --fixtures {FIXTURES}"
         )
+
+
+@pytest.fixture(scope="session")
+def mixed_bundle(tmp_path_factory: pytest.TempPathFactory, eval_style: Path, vgg_weights: Path) -> dict[str, Path]:
+    """starry_night and candy from the shipped model with --mix-steps 2 (their 50/50 mix), for the app and the web demo."""
+    root = tmp_path_factory.mktemp("mixed_bundle")
+    app, web = make_app(root), root / "web"
+    images = [str(eval_style / "starry_night.jpg"), str(eval_style / "candy.jpg")]
+    bundle(*images, "--mix-steps", "2", "--app", str(app), "--web", str(web), "--vgg-weights", str(vgg_weights))
+    return {"app": app, "web": web, "models": web / "models", "styles": styles_folder(app)}
+
+
+MIX = "starry_night-x-candy-50"
+
+
+@pytest.mark.slow
+def test_mix_steps_bundle_a_ladder_between_every_pair(mixed_bundle: dict[str, Path]) -> None:
+    for folder in (mixed_bundle["styles"], mixed_bundle["models"]):
+        styles = read_manifest(folder)["styles"]
+        assert [s["name"] for s in styles] == ["candy", "starry_night", MIX]
+        assert styles[2]["mix"] == {"styles": ["starry_night", "candy"], "weight": 0.5}
+        assert pickable(styles) == ["candy", "starry_night"] and partners(styles, "candy") == ["starry_night"]
+        assert ladder(styles, "candy", "starry_night") == [(0.0, "candy"), (0.5, MIX), (1.0, "starry_night")]
+    metadata = read_metadata(mixed_bundle["models"] / f"{MIX}.onnx")
+    assert metadata["mix"]["space"] == "pre-relu" and metadata["mix"]["styles"] == ["starry_night", "candy"]
+    # The mix's picture lies between its two styles' pictures.
+    probe = np.asarray(Image.open(mixed_bundle["styles"] / "candy.thumb.jpg").convert("RGB").resize((256, 256)), np.float32)
+    out = {name: open_model(mixed_bundle["models"] / f"{name}.onnx", threads=1).run(probe) for name in ("candy", "starry_night", MIX)}
+    apart = float(np.abs(out["candy"] - out["starry_night"]).mean())
+    assert apart > 20
+    for name in ("candy", "starry_night"):
+        assert 0.15 * apart < float(np.abs(out[MIX] - out[name]).mean()) < 0.85 * apart, name
+
+
+@pytest.mark.slow
+def test_rebundling_a_style_drops_its_stale_mixes(
+    mixed_bundle: dict[str, Path], eval_style: Path, vgg_weights: Path, tmp_path: Path
+) -> None:
+    app = tmp_path / "app_copy"
+    shutil.copytree(mixed_bundle["app"], app)
+    bundle(str(eval_style / "candy.jpg"), "--app", str(app), "--vgg-weights", str(vgg_weights))
+    styles = read_manifest(styles_folder(app))["styles"]
+    assert [s["name"] for s in styles] == ["candy", "starry_night"]  # the mix was made from the old candy
+    assert not (styles_folder(app) / f"{MIX}.tflite").exists()
+
+
+def test_mix_steps_need_two_style_images(demo_models: dict[str, Path], eval_style: Path, tmp_path: Path) -> None:
+    web = ["--no-app", "--web", str(tmp_path / "web")]
+    assert "at least two style images" in refused(str(eval_style / "candy.jpg"), "--mix-steps", "3", *web)
+    assert "at least two style images" in refused(str(eval_style / "candy.jpg"), str(demo_models["onnx"]), "--mix-steps", "3", *web)
+    assert "N >= 2" in refused(str(eval_style / "candy.jpg"), str(eval_style / "mosaic.jpg"), "--mix-steps", "1", *web)
+    assert not (tmp_path / "web" / "models" / MANIFEST).exists()

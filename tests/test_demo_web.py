@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_cli
-from test_bundle import DEMO_APP, demo_models  # noqa: F401  (a fixture)
+from test_bundle import DEMO_APP, MIX, demo_models, mixed_bundle  # noqa: F401  (fixtures)
 
 from mobilestyle.controls.colors import preserve_colors_array
 from mobilestyle.export import open_model
@@ -224,3 +224,47 @@ def test_page_tiles_match_python(browser_run: dict, tmp_path: Path) -> None:
         diff = float(np.abs(page_output - reference).max())
         assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: tiled page output differs from Python by {diff}"
         check_kept_colors(record, page_input, page_output)
+
+
+def test_page_mix_code_matches_python_fixtures() -> None:
+    """src/mixes.js (the mix slider's ladders) gives mobilestyle.mix_ladders' answers on the golden fixture."""
+    node = require_browser_stack()
+    script = """
+      import { readFileSync } from 'node:fs';
+      import { ladder, nearest, partners, pickable } from './src/mixes.js';
+      const f = JSON.parse(readFileSync(process.argv[1], 'utf8'));
+      const names = pickable(f.styles);
+      const json = (x) => JSON.stringify(x);
+      const wrongLadders = f.ladders.filter((l) => json(ladder(f.styles, l.primary, l.partner)) !== json(l.points));
+      const near = nearest(f.ladders[0].points, 0.3);
+      const wrongPartners = names.filter((n) => json(partners(f.styles, n)) !== json(f.partners[n]));
+      console.log(json({ pickable: json(names) === json(f.pickable), partners: wrongPartners,
+        ladders: f.ladders.length, wrong: wrongLadders.map((l) => `${l.primary}/${l.partner}`), near }));
+    """
+    fixture = DEMO_APP / "core" / "src" / "test" / "resources" / "fixtures" / "mixes.json"
+    run = subprocess.run([node, "--input-type=module", "-e", script, str(fixture)], cwd=WEB, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"pickable": True, "partners": [], "ladders": 6, "wrong": [], "near": 1}, run.stdout
+
+
+@pytest.mark.slow
+def test_page_mix_slider_runs_the_bundled_mix(mixed_bundle: dict[str, Path], shared: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Mix with candy, slider to 50%: the page runs the bundled 50/50 mix, and its output is Python's for that file."""
+    node = require_browser_stack()
+    photo = tmp_path / "photo.png"
+    load_image(shared / "data" / "eval" / "content" / "golden_gate.jpg").save(photo)
+    command = [node, "e2e.mjs", "--models", str(mixed_bundle["models"]), "--photo", str(photo), "--out", str(tmp_path / "e2e")]
+    command += ["--style", "starry_night", "--mix", "candy:0.5", "--runtimes", "onnx,tflite", "--threads", "1", "--runs", "1"]
+    run = subprocess.run([*command, "--chromium", str(CHROMIUM)], cwd=WEB, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    expected_input = np.asarray(center_crop_square(load_image(photo), SIDE)).astype(np.float32)
+    for record in json.loads((tmp_path / "e2e" / "result.json").read_text())["results"]:
+        mix = record["mix"]
+        assert [p["style"] for p in mix["ladder"]] == ["starry_night", MIX, "candy"] and mix["style"] == MIX
+        assert mix["label"] == "50% candy"
+        page_output = np.frombuffer(base64.b64decode(mix["output_nhwc_f32_b64"]), np.float32).reshape(SIDE, SIDE, 3)
+        reference = open_model(mixed_bundle["models"] / f"{MIX}.{record['runtime']}", threads=1).run(expected_input)
+        diff = float(np.abs(page_output - reference).max())
+        assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: the page's mix differs from Python by {diff}"
+        _, unmixed = decode(record)
+        assert float(np.abs(page_output - unmixed).mean()) > 5  # the slider changed the picture

@@ -1,17 +1,19 @@
 // The browser demo: pick a style from models/manifest.json (written by `mobilestyle bundle --web`), upload a photo,
 // see it stylized with the measured latency. URL parameters: style, runtime (onnx|tflite), threads, size, models,
 // service (a `mobilestyle serve` URL: "your own style" uploads a picture there and runs the model it returns),
-// tiles=1 (the whole photo in tiles of the model's side instead of the centre crop).
+// tiles=1 (the whole photo in tiles of the model's side instead of the centre crop), mix=PARTNER:SHARE (start on the
+// bundled mix of the style with PARTNER nearest to SHARE; `mobilestyle bundle --mix-steps N` bundles the ladders).
 // window.demo exposes the last input/output and a benchmark for the end-to-end test (e2e.mjs).
 import { centerCropSquare } from "./src/pil-resize.js";
 import { blend, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
+import { ladder, nearest, partners, pickable } from "./src/mixes.js";
 import { maxThreads, openRunner } from "./src/runtimes.js";
 import { runTiled } from "./src/tiles.js";
 
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get("models") || "models/", location.href);
 const $ = (id) => document.getElementById(id);
-const state = { manifest: null, style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, shown: null, lastMs: null, tiled: false, width: 0, height: 0 };
+const state = { manifest: null, primary: null, ladder: [], runners: new Map(), style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, shown: null, lastMs: null, tiled: false, width: 0, height: 0 };
 
 function setStatus(kind, text) {
   $("status").dataset.state = kind;
@@ -50,7 +52,11 @@ async function openStyle() {
   setStatus("loading", `loading ${model.file}…`);
   $("thumbnail").src = new URL(state.style.thumbnail, modelsUrl).href;
   if (state.style.id && !model.data) model.data = await download(model);
-  state.runner = await openRunner(model, modelsUrl, Number($("threads").value));
+  const style = state.style;
+  const key = `${style.id || style.name}.${model.format}`; // mix slider: each ladder point compiles once
+  if (!state.runners.has(key)) state.runners.set(key, await openRunner(model, modelsUrl, Number($("threads").value)));
+  if (state.style !== style) return; // the slider moved on while this one loaded
+  state.runner = state.runners.get(key);
   state.side = modelSide(model);
   setStatus("ready", `ready: ${model.file} (${model.precision}, ${(model.bytes / 1024).toFixed(0)} KiB)`);
   if (state.photo) await stylize();
@@ -71,6 +77,8 @@ async function uploadStyle(file) {
   const service = $("service").value.trim().replace(/\/+$/, "");
   if (!service) throw new Error(`give a service URL: mobilestyle serve --cors-origin ${location.origin}`);
   state.runner = null;
+  state.primary = null;
+  $("mix-controls").hidden = true; // mixes are bundled between bundled styles
   setStatus("loading", `building a model for ${file.name} on ${service}…`);
   const form = new FormData();
   form.append("style", file);
@@ -86,6 +94,27 @@ async function uploadStyle(file) {
   }));
   state.style = { name: `your style ${body.id.slice(0, 8)}`, id: body.id, thumbnail: URL.createObjectURL(file), models };
   await openStyle();
+}
+
+/** The mix controls for the picked style: its partners, and the ladder of bundled mixes with the chosen one. */
+function setUpMix(partnerWanted, shareWanted) {
+  const styles = state.manifest.styles;
+  const others = state.primary ? partners(styles, state.primary.name) : [];
+  $("mix-controls").hidden = others.length === 0;
+  $("mix-with").replaceChildren(...others.map((name) => new Option(name, name)));
+  if (!others.length) return;
+  $("mix-with").value = others.includes(partnerWanted) ? partnerWanted : others[0];
+  state.ladder = ladder(styles, state.primary.name, $("mix-with").value);
+  $("mix").max = String(state.ladder.length - 1);
+  $("mix").value = String(nearest(state.ladder, shareWanted));
+  showMixPoint();
+}
+
+/** The ladder point under the slider becomes the running style (the picker keeps the picked style). */
+function showMixPoint() {
+  const point = state.ladder[Number($("mix").value)];
+  $("mix-value").textContent = `${Math.round(point.share * 100)}% ${$("mix-with").value}`;
+  state.style = state.manifest.styles.find((s) => s.name === point.style);
 }
 
 async function readPhoto(file) {
@@ -113,6 +142,7 @@ async function stylize() {
   const started = performance.now();
   state.output = await runOnce();
   state.lastMs = performance.now() - started;
+  state.ranStyle = state.style.name;
   showResult();
   const shape = `${state.width}×${state.height}${state.tiled ? ` in ${side}² tiles` : ""}`;
   $("latency").textContent = `${state.style.name} · ${shape} · ${state.lastMs.toFixed(1)} ms (first run) · ${state.runner.label}`;
@@ -157,14 +187,27 @@ async function main() {
   if (!response.ok && !$("service").value) throw new Error(`no models/manifest.json (${response.status}): ${bundled}`);
   state.manifest = response.ok ? await response.json() : { styles: [] };
   if (!state.manifest.styles.length && !$("service").value) throw new Error(`the manifest lists no style: ${bundled}`);
-  for (const style of state.manifest.styles) $("style").add(new Option(style.name, style.name));
-  $("style").value = params.get("style") || state.manifest.styles[0]?.name || "";
-  state.style = state.manifest.styles.find((s) => s.name === $("style").value) || state.manifest.styles[0] || null;
+  const names = pickable(state.manifest.styles);
+  for (const name of names) $("style").add(new Option(name, name));
+  $("style").value = names.includes(params.get("style")) ? params.get("style") : names[0] || "";
+  state.primary = state.manifest.styles.find((s) => s.name === $("style").value) || null;
+  state.style = state.primary;
+  const [mixPartner, mixShare] = (params.get("mix") || "").split(":");
+  setUpMix(mixPartner, Number(mixShare || 0));
 
   $("style").addEventListener("change", () => reloadWith({ style: $("style").value }));
   $("runtime").addEventListener("change", () => reloadWith({ runtime: $("runtime").value }));
   $("threads").addEventListener("change", () => reloadWith({ threads: $("threads").value }));
   $("strength").addEventListener("input", showResult);
+  const openMixPoint = () => {
+    showMixPoint();
+    openStyle().catch((error) => setStatus("error", String(error.message || error)));
+  };
+  $("mix").addEventListener("input", openMixPoint);
+  $("mix-with").addEventListener("change", () => {
+    setUpMix($("mix-with").value, Number($("mix").value) / Number($("mix").max));
+    openMixPoint();
+  });
   $("keep-colors").addEventListener("change", showResult);
   $("tiles").checked = params.get("tiles") === "1";
   $("tiles").addEventListener("change", () => state.photo && state.runner && stylize());

@@ -3,9 +3,11 @@
 // output, and time the model. Writes OUT/result.json and OUT/screenshot.png; tests/test_demo_web.py compares the
 // numbers with the Python runtimes. With --service URL --style-image PICTURE, each page first uploads the picture to
 // that `mobilestyle serve` ("your own style") and runs the model it returns. Every run also reads back the shown
-// picture with "keep the photo's colours" on. Usage:
+// picture with "keep the photo's colours" on. With --mix PARTNER:SHARE each page then picks PARTNER in "Mix with", moves
+// the mix slider to the ladder point nearest SHARE and reads back that bundled mix's output. Usage:
 //   node e2e.mjs --models DIR --photo PHOTO.png --out DIR [--style NAME] [--runtimes onnx,tflite] [--threads 1,2] [--runs 5]
 //                [--service URL --style-image PICTURE] [--port N] [--tiles]   (--tiles: the whole photo in tiles)
+//                [--mix PARTNER:SHARE]
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -27,6 +29,7 @@ const service = option("--service", "");
 const styleImage = service ? path.resolve(option("--style-image", "")) : "";
 const port = Number(option("--port", 0));
 const tiles = args.includes("--tiles");
+const mix = option("--mix", "");
 
 const FLAGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
@@ -67,7 +70,11 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
     }), runs));
     await page.check("#keep-colors");
     record.kept_colors_rgb_b64 = await page.evaluate(() => window.demo.shownBase64());
-    if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+    if (mix) {
+      await page.uncheck("#keep-colors");
+      record.mix = await moveMixSlider(page, ...mix.split(":"));
+    }
+    if (screenshot) await page.screenshot({ path: screenshot, fullPage: true }); // with --mix: the mix on screen
     record.ok = true;
   } catch (error) {
     record.error = String(error.message || error).split("\n")[0];
@@ -75,6 +82,21 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
     await context.close();
   }
   return record;
+}
+
+/** Pick the partner, slide to the ladder point nearest `share`, wait for that mix's output and read it back. */
+async function moveMixSlider(page, partner, share) {
+  if (await page.locator("#mix-controls").isHidden()) throw new Error("no mix controls: bundle with --mix-steps");
+  await page.selectOption("#mix-with", partner);
+  const target = await page.evaluate((wanted) => {
+    const points = window.demo.state.ladder;
+    const index = points.reduce((best, p, i) => (Math.abs(p.share - wanted) < Math.abs(points[best].share - wanted) ? i : best), 0);
+    return { index, ...points[index], ladder: points };
+  }, Number(share));
+  await page.locator("#mix").fill(String(target.index));
+  await page.waitForFunction((name) => window.demo.state.ranStyle === name && ["done", "error"].includes(document.getElementById("status").dataset.state), target.style, { timeout });
+  if ((await page.locator("#status").getAttribute("data-state")) === "error") throw new Error(await page.locator("#status").textContent());
+  return { ...target, label: await page.locator("#mix-value").textContent(), output_nhwc_f32_b64: await page.evaluate(() => window.demo.outputBase64()) };
 }
 
 async function main() {

@@ -53,6 +53,14 @@ from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
 @click.option(
     "--name", default=None, help="Style name when bundling one style (a-z 0-9 _ -). Default: the metadata's style name or the file stem."
 )
+@click.option(
+    "--mix-steps",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Also bundle the N-1 mixes between every pair of the style images (hidden-space mixes at 1/N, 2/N, ...): "
+    "the demos' mix slider steps through them. 0: no mixes.",
+)
 @click.option("--clean", is_flag=True, help="Drop styles bundled earlier (only files their manifest names are deleted).")
 @click.option(
     "--fixtures",
@@ -73,6 +81,7 @@ def command(
     size: int,
     precision: str,
     name: str | None,
+    mix_steps: int,
     clean: bool,
     fixtures_dir: Path | None,
     no_progress: bool,
@@ -95,13 +104,16 @@ def command(
     if name is not None:
         bundle.check_name(name)
     model_paths, style_images = bundle.classify_inputs(inputs)
+    if mix_steps == 1 or (mix_steps and len(style_images) < 2):
+        raise MobilestyleError("--mix-steps N needs N >= 2 and at least two style images (mixes come from the meta network)")
     destinations = []
     if not no_app:
         destinations.append(bundle.Destination("app", bundle.app_assets_dir(app_dir), ("tflite",), clean))
     if web_dir is not None:
         web_models = ensure_writable_dir(web_dir / bundle.WEB_MODELS)
         destinations.append(bundle.Destination("web", web_models, ("onnx", "tflite"), clean))
-    with tqdm(total=len(style_images), desc="export", unit="style", disable=no_progress or not style_images) as progress:
+    total = bundle.export_count(len(style_images), mix_steps)
+    with tqdm(total=total, desc="export", unit="style", disable=no_progress or not style_images) as progress:
         result = bundle.bundle_inputs(
             model_paths,
             style_images,
@@ -111,6 +123,7 @@ def command(
             name=name,
             checkpoint=checkpoint,
             vgg_weights=vgg_weights,
+            mix_steps=mix_steps,
             progress=progress,
         )
     summary.update(result.to_dict())

@@ -25,8 +25,8 @@ from mobilestyle.controls.refine import refine_net, refine_settings
 from mobilestyle.controls.tiles import stylize_tiled
 from mobilestyle.data import list_images, readable_images
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.runners import Runner, TorchRunner, torch_threads
-from mobilestyle.style_encoder import ENCODE_THREADS, StyleNets
+from mobilestyle.runners import Runner, TorchRunner
+from mobilestyle.style_encoder import StyleNets
 from mobilestyle.transformer import TransformNet
 
 
@@ -114,8 +114,7 @@ def _base_nets(
         yield ControlNet(names[0], net, metadata={"random_seed": controls.random_seed, "temperature": controls.temperature})
     elif controls.mix is not None:
         weights = parse_mix(controls.mix, len(style_images))
-        with torch_threads(ENCODE_THREADS):
-            stats = torch.cat([style_nets.encoder.statistics(p, style_nets.style_size) for p in pictures])
+        stats = torch.cat([style_nets.statistics(p) for p in pictures])
         net = mix_nets(style_nets.meta_network, stats, weights, controls.mix_space)
         mix = {"styles": [p.name for p in style_images], "weights": [round(w, 6) for w in weights], "space": controls.mix_space}
         yield ControlNet(names[0], net, metadata={"mix": mix})
