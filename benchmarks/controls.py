@@ -31,7 +31,7 @@ from mobilestyle.controls.colors import PreserveColors, ycbcr
 from mobilestyle.controls.mixing import mix_nets
 from mobilestyle.controls.noise import random_net
 from mobilestyle.controls.refine import refine_net, refine_settings
-from mobilestyle.controls.tiles import stylize_tiled
+from mobilestyle.controls.tiles import stylize_per_tile, stylize_tiled
 from mobilestyle.data import list_images
 from mobilestyle.evaluation import Scorer
 from mobilestyle.export import export, open_model
@@ -57,6 +57,10 @@ def _tensor(image: Image.Image) -> torch.Tensor:
 
 def _image(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(array, 0, 255).round().astype(np.uint8), "RGB")
+
+
+def _nchw(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None]
 
 
 def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -284,14 +288,18 @@ def part_tiles(ctx: Context) -> dict:
     for side in (1024, 2048):
         rgb = _big_photo(side, side)
         with torch.no_grad():
-            full = net(torch.from_numpy(rgb).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+            full = net(_nchw(rgb))[0].permute(1, 2, 0).numpy()
         for mode, kwargs in (
             ("downscaled 1024", {"stats_side": 1024}),
             ("downscaled 512", {"stats_side": 512}),
             ("exact", {"exact": True}),
+            ("per tile (the demos: 256² files)", {"per_tile": True}),
         ):
             started = time.perf_counter()
-            tiled = stylize_tiled(net, rgb, tile, **kwargs)
+            if kwargs.get("per_tile"):  # what the web demo does with a 256² file: every tile keeps its own statistics
+                tiled = stylize_per_tile(lambda t: _run(net, _nchw(t))[0].permute(1, 2, 0).numpy(), rgb, 256)
+            else:
+                tiled = stylize_tiled(net, rgb, tile, **kwargs)
             seconds = time.perf_counter() - started
             diff = np.abs(tiled - full)
             rows.append(

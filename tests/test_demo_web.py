@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from conftest import run_cli
 from test_bundle import DEMO_APP, MIX, demo_models, mixed_bundle  # noqa: F401  (fixtures)
 
 from mobilestyle.controls.colors import preserve_colors_array
+from mobilestyle.controls.tiles import stylize_per_tile
 from mobilestyle.export import open_model
 from mobilestyle.images import center_crop_square, load_image
 
@@ -185,27 +185,6 @@ def test_page_preserve_colors_matches_python() -> None:
     assert float(np.abs(page - preserve_colors_array(photo, stylized)).max()) <= 1e-3
 
 
-def tiled_reference(runner, rgb: np.ndarray, side: int = SIDE, feather: int = 64) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The page's tile plan (src/tiles.js), written again in numpy: tiles of `side`, overlaps >= `feather`, ramps."""
-
-    def starts(length: int) -> list[int]:
-        if length <= side:
-            return [0]
-        n = math.ceil((length - feather) / (side - feather))
-        return [i * (length - side) // (n - 1) for i in range(n)]
-
-    offsets = np.arange(side)
-    ramp = np.minimum(1.0, np.minimum((offsets + 0.5) / feather, (side - offsets - 0.5) / feather))
-    weight = (ramp[:, None] * ramp[None, :])[..., None]
-    total = np.zeros(rgb.shape)
-    weights = np.zeros((*rgb.shape[:2], 1))
-    for y in starts(rgb.shape[0]):
-        for x in starts(rgb.shape[1]):
-            total[y : y + side, x : x + side] += weight * runner.run(rgb[y : y + side, x : x + side].astype(np.float32))
-            weights[y : y + side, x : x + side] += weight
-    return total / weights
-
-
 def test_page_tiles_match_python(browser_run: dict, tmp_path: Path) -> None:
     """tiles=1: the whole 700x520 photo in 256² tiles (4 x 3); the page's blend of its tiles = the same plan in Python."""
     node = require_browser_stack()
@@ -220,7 +199,7 @@ def test_page_tiles_match_python(browser_run: dict, tmp_path: Path) -> None:
         assert record["tiled"] and (record["width"], record["height"]) == (700, 520)
         page_input, page_output = decode(record)
         assert np.array_equal(page_input, expected_input)
-        reference = tiled_reference(open_model(browser_run["models"] / f"alpha.{record['runtime']}", threads=1), expected_input)
+        reference = stylize_per_tile(open_model(browser_run["models"] / f"alpha.{record['runtime']}", threads=1).run, expected_input, SIDE)
         diff = float(np.abs(page_output - reference).max())
         assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: tiled page output differs from Python by {diff}"
         check_kept_colors(record, page_input, page_output)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -250,3 +251,28 @@ def stylize_tiled(
         total[y : y + h, x : x + w] += weight
     out /= total
     return out
+
+
+def per_tile_starts(length: int, side: int, feather: int) -> list[int]:
+    """The web demo's tile origins along one axis (src/tiles.js): first at 0, last at
+    length - side, evenly spread so that neighbours overlap by at least ``feather`` px."""
+    if length <= side:
+        return [0]
+    n = -(-(length - feather) // (side - feather))
+    return [i * (length - side) // (n - 1) for i in range(n)]
+
+
+def stylize_per_tile(run: Callable[[np.ndarray], np.ndarray], rgb: np.ndarray, side: int, feather: int = 64) -> np.ndarray:
+    """What the web demo does with an exported file of fixed ``side`` (HxWx3 in, float HxWx3 out): every tile normalised
+    with its own instance-norm statistics (a file has no input for fixed ones), overlaps blended with linear ramps.
+    The reference the demos are tested against, and what benchmarks/controls.py compares with the full frame."""
+    offsets = np.arange(side)
+    ramp = np.minimum(1.0, np.minimum((offsets + 0.5) / feather, (side - offsets - 0.5) / feather))
+    weight = (ramp[:, None] * ramp[None, :])[..., None]
+    total = np.zeros(rgb.shape)
+    weights = np.zeros((*rgb.shape[:2], 1))
+    for y in per_tile_starts(rgb.shape[0], side, feather):
+        for x in per_tile_starts(rgb.shape[1], side, feather):
+            total[y : y + side, x : x + side] += weight * run(np.ascontiguousarray(rgb[y : y + side, x : x + side], np.float32))
+            weights[y : y + side, x : x + side] += weight
+    return total / weights
