@@ -5,6 +5,7 @@ import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.net.Uri
 import android.os.Bundle
+import android.os.SystemClock
 import android.provider.MediaStore
 import android.view.View
 import android.widget.AdapterView
@@ -18,159 +19,370 @@ import android.widget.TextView
 import android.widget.Toast
 import com.mobilestyle.demo.core.Blend
 import com.mobilestyle.demo.core.KeepColors
+import com.mobilestyle.demo.core.Mixes
 import com.mobilestyle.demo.core.Pixels
 import com.mobilestyle.demo.core.StyleManifest
+import com.mobilestyle.demo.core.Tiler
+import java.util.concurrent.CancellationException
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicInteger
 
 /**
- * Pick or take a photo, pick a bundled style, slide the strength, keep the photo's colours or not, save or share. Inference runs on one
- * background thread; the latency shown is the interpreter's invoke time for the last run.
+ * Pick or take a photo, pick a bundled style, mix it with a partner style along the bundled ladder, slide the
+ * strength, keep the photo's colours or not, stylize the centre crop or the whole photo in tiles, save or share.
+ *
+ * Inference runs on one background thread. Every change of style, mix step, photo, GPU or tiles switch makes one
+ * [Request]; the worker serves only the newest one (older queued ones are skipped, a tile run in progress stops at
+ * its next tile). The strength and keep-colours controls work on the last result without running the model again.
  */
 class MainActivity : Activity() {
     private val worker: ExecutorService = Executors.newSingleThreadExecutor()
+    private val saver: ExecutorService = Executors.newSingleThreadExecutor()
+
+    /** Bumped on the UI thread for every new request; the worker drops the work of older ones. */
+    private val generation = AtomicInteger()
+
     private lateinit var catalog: StyleCatalog
     private lateinit var result: ImageView
-    private lateinit var latency: TextView
+    private lateinit var status: TextView
     private lateinit var strengthLabel: TextView
     private lateinit var strength: SeekBar
     private lateinit var useGpu: Switch
     private lateinit var keepColors: Switch
+    private lateinit var tiles: Switch
     private lateinit var thumbnail: ImageView
+    private lateinit var stylePicker: Spinner
+    private lateinit var mixControls: View
+    private lateinit var mixPartner: Spinner
+    private lateinit var mixLabel: TextView
+    private lateinit var mix: SeekBar
 
     // UI thread state.
-    private var style: StyleManifest.Style? = null
+    /** The style picker's choice (never a mix). */
+    private var primary: StyleManifest.Style? = null
+    private var partners: List<StyleManifest.Style> = emptyList()
+    private var partner: StyleManifest.Style? = null
+    /** The mix slider's positions: index = progress, from the primary alone to the partner alone; empty without partners. */
+    private var ladder: List<Mixes.Point> = emptyList()
+    /** True while the code itself moves the mix controls (their listeners then do nothing). */
+    private var settingUpMix = false
     private var photoUri: Uri? = null
     private var cameraTarget: Uri? = null
-    private var content: IntArray? = null
-    private var output: FloatArray? = null
-    private var stylized: IntArray? = null
-    private var side = 0
+    private var requested: Request? = null
+    private var shown: Stylized? = null
 
     // Worker thread state.
     private var runner: StyleRunner? = null
-    private var crop: Crop? = null
+    private var runnerKey: Pair<String, Boolean>? = null
+    private var input: Input? = null
 
-    private class Crop(val uri: Uri, val side: Int, val argb: IntArray)
+    /** What the screen asks for: the style whose model runs (the primary or a ladder point), the photo, how. */
+    private data class Request(val style: StyleManifest.Style, val gpu: Boolean, val photo: Uri?, val tiled: Boolean)
+
+    /** A decoded photo: the centre crop of the model's side, or the whole photo for tiles (with a note if downscaled). */
+    private class Input(val uri: Uri, val tiled: Boolean, val argb: IntArray, val width: Int, val height: Int, val note: String?)
+
+    /**
+     * One stylized photo: full-size pixels (saved and shared) and a preview at most [PREVIEW_SIDE] px long (shown and
+     * re-blended on the UI thread when the strength or keep-colours controls change). [plain] is the model's output,
+     * [kept] the same with the photo's colours.
+     */
+    private class Stylized(
+        val style: String,
+        val width: Int,
+        val height: Int,
+        val content: IntArray,
+        val plain: IntArray,
+        val kept: IntArray,
+        val previewWidth: Int,
+        val previewHeight: Int,
+        val previewContent: IntArray,
+        val previewPlain: IntArray,
+        val previewKept: IntArray,
+        val status: String
+    )
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_main)
         result = findViewById(R.id.result)
-        latency = findViewById(R.id.latency)
+        status = findViewById(R.id.latency)
         strengthLabel = findViewById(R.id.strength_label)
         strength = findViewById(R.id.strength)
         useGpu = findViewById(R.id.use_gpu)
         keepColors = findViewById(R.id.keep_colors)
+        tiles = findViewById(R.id.whole_photo)
         thumbnail = findViewById(R.id.style_thumbnail)
+        stylePicker = findViewById(R.id.style_picker)
+        mixControls = findViewById(R.id.mix_controls)
+        mixPartner = findViewById(R.id.mix_partner)
+        mixLabel = findViewById(R.id.mix_label)
+        mix = findViewById(R.id.mix)
+        mixControls.visibility = View.GONE
 
         catalog = try {
             StyleCatalog.load(assets)
         } catch (e: IllegalArgumentException) {
-            latency.text = getString(R.string.failed, e.message)
+            status.text = getString(R.string.failed, e.message)
             return
         }
-        if (catalog.styles.isEmpty()) {
-            latency.setText(R.string.no_styles)
+        if (catalog.pickable.isEmpty()) {
+            status.setText(R.string.no_styles)
         }
-        setUpStylePicker(findViewById(R.id.style_picker))
         strength.setOnSeekBarChangeListener(object : SeekBar.OnSeekBarChangeListener {
             override fun onProgressChanged(bar: SeekBar, progress: Int, fromUser: Boolean) = showBlend()
             override fun onStartTrackingTouch(bar: SeekBar) = Unit
             override fun onStopTrackingTouch(bar: SeekBar) = Unit
         })
-        useGpu.setOnCheckedChangeListener { _, _ -> style?.let { openStyle(it) } }
-        keepColors.setOnCheckedChangeListener { _, _ ->
-            updateStylized()
-            showBlend()
-        }
+        useGpu.setOnCheckedChangeListener { _, _ -> refresh() }
+        tiles.setOnCheckedChangeListener { _, _ -> refresh() }
+        keepColors.setOnCheckedChangeListener { _, _ -> showBlend() }
         findViewById<Button>(R.id.pick_photo).setOnClickListener { pickPhoto() }
         findViewById<Button>(R.id.take_photo).setOnClickListener { takePhoto() }
         findViewById<Button>(R.id.save).setOnClickListener { saveResult(share = false) }
         findViewById<Button>(R.id.share).setOnClickListener { saveResult(share = true) }
+        setUpMixControls()
+        setUpStylePicker()
         showBlend()
         sharedImage(intent)?.let { usePhoto(it) }
     }
 
     override fun onDestroy() {
+        generation.incrementAndGet() // stops a tile run at its next tile
         worker.execute { runner?.close() }
         worker.shutdown()
+        saver.shutdown()
         super.onDestroy()
     }
 
-    private fun setUpStylePicker(picker: Spinner) {
-        picker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, catalog.styles.map { it.name })
-        picker.onItemSelectedListener = object : AdapterView.OnItemSelectedListener {
-            override fun onItemSelected(parent: AdapterView<*>, view: View?, position: Int, id: Long) = openStyle(catalog.styles[position])
+    private fun setUpStylePicker() {
+        stylePicker.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, catalog.pickable.map { it.name })
+        stylePicker.onItemSelectedListener = object : AdapterView.OnItemSelectedListener {
+            override fun onItemSelected(parent: AdapterView<*>, view: View?, position: Int, id: Long) {
+                catalog.pickable.getOrNull(position)?.let { selectPrimary(it) }
+            }
+
             override fun onNothingSelected(parent: AdapterView<*>) = Unit
         }
+        catalog.pickable.firstOrNull()?.let { selectPrimary(it) }
     }
 
-    private fun openStyle(chosen: StyleManifest.Style) {
-        style = chosen
-        thumbnail.setImageBitmap(catalog.thumbnail(chosen))
-        val gpu = useGpu.isChecked
-        val threads = Runtime.getRuntime().availableProcessors().coerceIn(1, 4)
-        val photo = photoUri
-        worker.execute {
-            runner?.close()
-            val opened = StyleRunner(assets, catalog.modelPath(chosen), chosen.model("tflite")!!, gpu, threads)
-            runner = opened
-            if (opened.gpuRequestedButUnavailable) {
-                runOnUiThread { Toast.makeText(this, R.string.gpu_unavailable, Toast.LENGTH_LONG).show() }
+    private fun setUpMixControls() {
+        mixPartner.onItemSelectedListener = object : AdapterView.OnItemSelectedListener {
+            override fun onItemSelected(parent: AdapterView<*>, view: View?, position: Int, id: Long) {
+                if (!settingUpMix) partners.getOrNull(position)?.let { selectPartner(it) }
             }
-            photo?.let { prepareAndRun(it, opened, chosen.name) }
+
+            override fun onNothingSelected(parent: AdapterView<*>) = Unit
         }
+        mix.setOnSeekBarChangeListener(object : SeekBar.OnSeekBarChangeListener {
+            override fun onProgressChanged(bar: SeekBar, progress: Int, fromUser: Boolean) {
+                if (settingUpMix) return
+                showMixLabel()
+                refresh()
+            }
+
+            override fun onStartTrackingTouch(bar: SeekBar) = Unit
+            override fun onStopTrackingTouch(bar: SeekBar) = Unit
+        })
+    }
+
+    /** A style picked in the style picker: its partners fill the "Mix with" spinner, the mix slider starts at it alone. */
+    private fun selectPrimary(chosen: StyleManifest.Style) {
+        if (chosen === primary) return
+        primary = chosen
+        partners = catalog.mixes.partners(chosen.name)
+        partner = partners.firstOrNull()
+        ladder = partner?.let { catalog.mixes.ladder(chosen.name, it.name) } ?: emptyList()
+        settingUpMix = true
+        mixPartner.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, partners.map { it.name })
+        if (ladder.isNotEmpty()) {
+            mixPartner.setSelection(0)
+            mix.max = ladder.size - 1
+            mix.progress = 0
+        }
+        settingUpMix = false
+        mixControls.visibility = if (ladder.isEmpty()) View.GONE else View.VISIBLE
+        mixPartner.isEnabled = partners.size > 1
+        showMixLabel()
+        refresh()
+    }
+
+    /** Another partner: its ladder replaces the slider's positions, keeping the nearest share to the current one. */
+    private fun selectPartner(chosen: StyleManifest.Style) {
+        val first = primary ?: return
+        if (chosen === partner) return
+        val share = ladder.getOrNull(mix.progress)?.share ?: 0.0
+        partner = chosen
+        ladder = catalog.mixes.ladder(first.name, chosen.name)
+        settingUpMix = true
+        mix.max = ladder.size - 1
+        mix.progress = Mixes.nearestIndex(ladder, share)
+        settingUpMix = false
+        showMixLabel()
+        refresh()
+    }
+
+    /** The style whose model runs: the ladder point under the mix slider, or the primary style when it has no mixes. */
+    private fun current(): StyleManifest.Style? = ladder.getOrNull(mix.progress)?.style ?: primary
+
+    private fun showMixLabel() {
+        val point = ladder.getOrNull(mix.progress)
+        val first = primary
+        val second = partner
+        if (point == null || first == null || second == null) {
+            mixLabel.text = ""
+            return
+        }
+        val percent = Math.round(point.share * 100).toInt()
+        mixLabel.text = getString(R.string.mix_label, first.name, 100 - percent, second.name, percent, point.style.name)
     }
 
     private fun usePhoto(uri: Uri) {
         photoUri = uri
-        val name = style?.name.orEmpty()
-        worker.execute { runner?.let { prepareAndRun(uri, it, name) } }
+        refresh()
     }
 
-    /** On the worker thread: crop the photo to the model's side (once per side) and stylize it. */
-    private fun prepareAndRun(uri: Uri, styleRunner: StyleRunner, name: String) {
+    /** Asks the worker for the screen's current request, unless it is the one asked for last. */
+    private fun refresh() {
+        val style = current() ?: return
+        val request = Request(style, useGpu.isChecked, photoUri, tiles.isChecked)
+        if (request == requested) return
+        requested = request
+        val ticket = generation.incrementAndGet()
+        thumbnail.setImageBitmap(catalog.thumbnail(style))
+        if (request.photo != null) {
+            status.text = getString(R.string.working, style.name)
+        }
+        worker.execute { serve(request, ticket) }
+    }
+
+    /** On the worker thread: open the request's model (when it changed) and stylize its photo, unless a newer request waits. */
+    private fun serve(request: Request, ticket: Int) {
+        if (ticket != generation.get()) return // a newer request is queued behind this one
         try {
-            val wanted = styleRunner.side(MAX_SIDE)
-            val input = crop?.takeIf { it.uri == uri && it.side == wanted } ?: Crop(uri, wanted, PhotoIo.loadSquare(contentResolver, uri, wanted))
-            crop = input
-            val (values, millis) = styleRunner.stylize(input.argb, input.side)
-            runOnUiThread {
-                content = input.argb
-                output = values
-                side = input.side
-                updateStylized()
-                latency.text = getString(R.string.latency, name, input.side, millis, styleRunner.accelerator)
-                showBlend()
+            val styleRunner = runnerFor(request)
+            val uri = request.photo ?: return
+            val done = if (request.tiled) {
+                stylizeWhole(uri, styleRunner, request.style.name, ticket)
+            } else {
+                stylizeCrop(uri, styleRunner, request.style.name, null)
             }
+            runOnUiThread { if (ticket == generation.get()) show(done) }
+        } catch (e: CancellationException) {
+            // Superseded by a newer request while tiling: that one runs next.
+        } catch (e: OutOfMemoryError) {
+            input = null
+            runOnUiThread { if (ticket == generation.get()) status.text = getString(R.string.out_of_memory) }
         } catch (e: Exception) {
-            runOnUiThread { latency.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName) }
+            runOnUiThread { if (ticket == generation.get()) status.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName) }
         }
     }
 
-    /** The model's output as pixels, with the photo's colours (its chroma, the output's luma) when asked. */
-    private fun updateStylized() {
-        val input = content
-        val values = output
-        stylized = when {
-            input == null || values == null -> null
-            keepColors.isChecked -> Pixels.toArgb(KeepColors.apply(Pixels.toTensor(input), values))
-            else -> Pixels.toArgb(values)
+    private fun runnerFor(request: Request): StyleRunner {
+        val key = request.style.name to request.gpu
+        runner?.let { if (runnerKey == key) return it }
+        runner?.close()
+        runner = null
+        runnerKey = null
+        val threads = Runtime.getRuntime().availableProcessors().coerceIn(1, 4)
+        val opened = StyleRunner(assets, catalog.modelPath(request.style), request.style.model("tflite")!!, request.gpu, threads)
+        runner = opened
+        runnerKey = key
+        if (opened.gpuRequestedButUnavailable) {
+            runOnUiThread { Toast.makeText(this, R.string.gpu_unavailable, Toast.LENGTH_LONG).show() }
         }
+        return opened
     }
 
-    private fun blended(): IntArray? {
-        val input = content ?: return null
-        val output = stylized ?: return null
-        if (input.size != output.size) return null
-        return Blend.blend(input, output, strength.progress / 100f)
+    /** On the worker thread: the centre crop of the model's side (decoded once per photo and side), stylized in one run. */
+    private fun stylizeCrop(uri: Uri, styleRunner: StyleRunner, name: String, note: String?): Stylized {
+        val side = styleRunner.side(MAX_SIDE)
+        val photo = input?.takeIf { it.uri == uri && !it.tiled && it.width == side } ?: run {
+            input = null // let a cached whole photo go before decoding
+            Input(uri, false, PhotoIo.loadSquare(contentResolver, uri, side), side, side, null)
+        }
+        input = photo
+        val (values, millis) = styleRunner.stylize(photo.argb, side)
+        val plain = Pixels.toArgb(values)
+        val kept = KeepColors.toArgb(photo.argb, values)
+        val text = getString(R.string.latency, name, side, millis, styleRunner.accelerator) + (note?.let { "\n$it" } ?: "")
+        return Stylized(name, side, side, photo.argb, plain, kept, side, side, photo.argb, plain, kept, text)
+    }
+
+    /**
+     * On the worker thread: the whole photo (decoded once per photo, capped to [MAX_WHOLE_SIDE] px and the heap) through
+     * the model's fixed side in overlapping tiles with feathered seams ([Tiler]). A photo smaller than one tile gets
+     * the centre crop instead. Each tile is normalised with its own instance-norm statistics (see README).
+     */
+    private fun stylizeWhole(uri: Uri, styleRunner: StyleRunner, name: String, ticket: Int): Stylized {
+        val tile = styleRunner.side(MAX_SIDE)
+        val photo = input?.takeIf { it.uri == uri && it.tiled } ?: run {
+            input = null // let the previous photo go before decoding
+            val maxPixels = Runtime.getRuntime().maxMemory() / 2 / BYTES_PER_WHOLE_PIXEL
+            val whole = PhotoIo.loadWhole(contentResolver, uri, MAX_WHOLE_SIDE, maxPixels)
+            val note = if (whole.downscaled) {
+                getString(R.string.tiles_downscaled, whole.sourceWidth, whole.sourceHeight, whole.width, whole.height, MAX_WHOLE_SIDE)
+            } else {
+                null
+            }
+            Input(uri, true, whole.argb, whole.width, whole.height, note)
+        }
+        input = photo
+        if (photo.width < tile || photo.height < tile) {
+            return stylizeCrop(uri, styleRunner, name, getString(R.string.tiles_too_small, photo.width, photo.height, tile))
+        }
+        val margin = Tiler.marginFor(tile)
+        val feather = Tiler.featherFor(tile)
+        val count = Tiler.count(photo.height, photo.width, tile, margin, feather)
+        var done = 0
+        var invokeMillis = 0.0
+        var posted = 0L
+        val started = SystemClock.elapsedRealtime()
+        val (plain, kept) = run {
+            val values = Tiler.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather) { window ->
+                if (ticket != generation.get()) throw CancellationException("superseded")
+                val (out, millis) = styleRunner.stylizeTensor(window, tile)
+                done++
+                invokeMillis += millis
+                val now = SystemClock.elapsedRealtime()
+                if (now - posted >= PROGRESS_EVERY_MS) {
+                    posted = now
+                    val text = getString(R.string.tiles_progress, name, done, count)
+                    runOnUiThread { if (ticket == generation.get()) status.text = text }
+                }
+                out
+            }
+            Pixels.toArgb(values) to KeepColors.toArgb(photo.argb, values)
+        }
+        val wallMillis = SystemClock.elapsedRealtime() - started
+        val (previewWidth, previewHeight) = Tiler.fit(photo.width, photo.height, PREVIEW_SIDE, Long.MAX_VALUE)
+        val text = getString(
+            R.string.tiles_latency, name, photo.width, photo.height, count, tile, wallMillis, invokeMillis / count,
+            styleRunner.accelerator
+        ) + (photo.note?.let { "\n$it" } ?: "")
+        return Stylized(
+            name, photo.width, photo.height, photo.argb, plain, kept, previewWidth, previewHeight,
+            PhotoIo.scaled(photo.argb, photo.width, photo.height, previewWidth, previewHeight),
+            PhotoIo.scaled(plain, photo.width, photo.height, previewWidth, previewHeight),
+            PhotoIo.scaled(kept, photo.width, photo.height, previewWidth, previewHeight),
+            text
+        )
+    }
+
+    private fun show(done: Stylized) {
+        shown = done
+        status.text = done.status
+        showBlend()
     }
 
     private fun showBlend() {
         strengthLabel.text = getString(R.string.strength, strength.progress)
-        val pixels = blended() ?: content ?: return
-        result.setImageBitmap(PhotoIo.toBitmap(pixels, side))
+        val last = shown ?: return
+        val stylized = if (keepColors.isChecked) last.previewKept else last.previewPlain
+        val pixels = Blend.blend(last.previewContent, stylized, strength.progress / 100f)
+        result.setImageBitmap(PhotoIo.toBitmap(pixels, last.previewWidth, last.previewHeight))
     }
 
     private fun pickPhoto() {
@@ -185,7 +397,7 @@ class MainActivity : Activity() {
             startActivityForResult(Intent(MediaStore.ACTION_IMAGE_CAPTURE).putExtra(MediaStore.EXTRA_OUTPUT, target), REQUEST_CAMERA)
         } catch (e: ActivityNotFoundException) {
             contentResolver.delete(target, null, null)
-            latency.text = getString(R.string.failed, e.message ?: "no camera app")
+            status.text = getString(R.string.failed, e.message ?: "no camera app")
         }
     }
 
@@ -199,17 +411,21 @@ class MainActivity : Activity() {
         }
     }
 
+    /** Blends the full-size result at the current strength and saves it (off the UI thread: whole photos are large). */
     private fun saveResult(share: Boolean) {
-        val pixels = blended()
-        if (pixels == null) {
+        val last = shown
+        if (last == null) {
             Toast.makeText(this, R.string.no_photo, Toast.LENGTH_SHORT).show()
             return
         }
-        val bitmap = PhotoIo.toBitmap(pixels, side)
-        val name = "mobilestyle_${style?.name}_${System.currentTimeMillis()}"
-        worker.execute {
+        val stylized = if (keepColors.isChecked) last.kept else last.plain
+        val amount = strength.progress / 100f
+        val name = "mobilestyle_${last.style}_${System.currentTimeMillis()}"
+        saver.execute {
             try {
+                val bitmap = PhotoIo.toBitmap(Blend.blend(last.content, stylized, amount), last.width, last.height)
                 val uri = PhotoIo.save(contentResolver, bitmap, name)
+                bitmap.recycle()
                 runOnUiThread {
                     if (share) {
                         val send = Intent(Intent.ACTION_SEND).setType("image/png").putExtra(Intent.EXTRA_STREAM, uri)
@@ -220,7 +436,9 @@ class MainActivity : Activity() {
                     }
                 }
             } catch (e: Exception) {
-                runOnUiThread { latency.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName) }
+                runOnUiThread { status.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName) }
+            } catch (e: OutOfMemoryError) {
+                runOnUiThread { status.text = getString(R.string.out_of_memory) }
             }
         }
     }
@@ -234,5 +452,16 @@ class MainActivity : Activity() {
         const val REQUEST_CAMERA = 2
         /** The largest model side the app asks for (bundles may hold several sizes per model). */
         const val MAX_SIDE = 512
+        /** Whole photos (tiles switch) are decoded at most this long, and smaller when the heap is small. */
+        const val MAX_WHOLE_SIDE = 4096
+        /**
+         * Heap bytes a whole-photo pixel can take at the peak of a tile run: the photo, the float output and the
+         * running weights (4 + 12 + 4), both results (8), the previous result still shown (12). Whole photos get at
+         * most half the heap at this rate.
+         */
+        const val BYTES_PER_WHOLE_PIXEL = 40L
+        /** Long side of the previews shown (and re-blended live); saving uses the full size. */
+        const val PREVIEW_SIDE = 1280
+        const val PROGRESS_EVERY_MS = 250L
     }
 }

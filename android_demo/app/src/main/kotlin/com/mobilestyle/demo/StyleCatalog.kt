@@ -3,13 +3,20 @@ package com.mobilestyle.demo
 import android.content.res.AssetManager
 import android.graphics.Bitmap
 import android.graphics.BitmapFactory
+import com.mobilestyle.demo.core.Mixes
 import com.mobilestyle.demo.core.StyleManifest
 
 /** The styles `mobilestyle bundle` put in assets/styles/ (manifest.json, validated by the core module). */
 class StyleCatalog private constructor(private val assets: AssetManager, val manifest: StyleManifest) {
 
-    /** Styles the app can run: those with a TFLite model. */
+    /** Styles the app can run: those with a TFLite model (plain styles and mixes). */
     val styles: List<StyleManifest.Style> = manifest.stylesWith("tflite")
+
+    /** The mix ladders between the styles the app can run (a mix whose partner has no TFLite model is ignored). */
+    val mixes: Mixes = Mixes.of(styles)
+
+    /** What the style picker lists: the styles that are not mixes, in manifest order. */
+    val pickable: List<StyleManifest.Style> = mixes.pickable()
 
     fun thumbnail(style: StyleManifest.Style): Bitmap? =
         style.thumbnail?.let { name -> assets.open("$FOLDER/$name").use { BitmapFactory.decodeStream(it) } }

@@ -41,21 +41,39 @@ class StyleRunner(assets: AssetManager, path: String, private val model: StyleMa
     /** Square side this model runs closest to (not above) [maxSide]. */
     fun side(maxSide: Int): Int = model.squareSide(maxSide)
 
+    // Direct buffers reused from call to call (a whole photo runs hundreds of tiles); worker thread only.
+    private var bufferSide = 0
+    private lateinit var inputBuffer: ByteBuffer
+    private lateinit var outputBuffer: ByteBuffer
+    private lateinit var inputName: String
+    private lateinit var outputName: String
+
     /** Runs one square ARGB image of [side]²; returns the model's NHWC float output (0..255) and the invoke time in ms. */
     fun stylize(argb: IntArray, side: Int): Pair<FloatArray, Double> {
         require(argb.size == side * side) { "expected ${side}x$side pixels" }
+        return stylizeTensor(Pixels.toTensor(argb), side)
+    }
+
+    /** Runs one NHWC float RGB window of [side]² (0..255, e.g. a tile); returns the output and the invoke time in ms. */
+    fun stylizeTensor(tensor: FloatArray, side: Int): Pair<FloatArray, Double> {
+        require(tensor.size == side * side * 3) { "expected ${side}x${side}x3 values" }
         val signature = StyleManifest.Model.signature(side, side)
-        val inputName = interpreter.getSignatureInputs(signature).single()
-        val outputName = interpreter.getSignatureOutputs(signature).single()
-        val input = ByteBuffer.allocateDirect(argb.size * 3 * 4).order(ByteOrder.nativeOrder())
-        input.asFloatBuffer().put(Pixels.toTensor(argb))
-        val output = ByteBuffer.allocateDirect(argb.size * 3 * 4).order(ByteOrder.nativeOrder())
+        if (side != bufferSide) {
+            inputName = interpreter.getSignatureInputs(signature).single()
+            outputName = interpreter.getSignatureOutputs(signature).single()
+            inputBuffer = ByteBuffer.allocateDirect(tensor.size * 4).order(ByteOrder.nativeOrder())
+            outputBuffer = ByteBuffer.allocateDirect(tensor.size * 4).order(ByteOrder.nativeOrder())
+            bufferSide = side
+        }
+        inputBuffer.clear()
+        inputBuffer.asFloatBuffer().put(tensor)
+        outputBuffer.clear()
         val started = SystemClock.elapsedRealtimeNanos()
-        interpreter.runSignature(mapOf(inputName to input), mapOf(outputName to output), signature)
+        interpreter.runSignature(mapOf(inputName to inputBuffer), mapOf(outputName to outputBuffer), signature)
         val millis = (SystemClock.elapsedRealtimeNanos() - started) / 1e6
-        output.rewind()
-        val values = FloatArray(argb.size * 3)
-        output.asFloatBuffer().get(values)
+        outputBuffer.rewind()
+        val values = FloatArray(tensor.size)
+        outputBuffer.asFloatBuffer().get(values)
         return values to millis
     }
 

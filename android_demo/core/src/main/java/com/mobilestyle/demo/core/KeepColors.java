@@ -31,4 +31,28 @@ public final class KeepColors {
         }
         return out;
     }
+
+    /**
+     * {@code Pixels.toArgb(apply(Pixels.toTensor(photo), stylized))} bit for bit, without the two float copies of
+     * the photo (for whole photos in tiles): {@code photo} is packed ARGB, {@code stylized} its NHWC model output.
+     */
+    public static int[] toArgb(int[] photo, float[] stylized) {
+        if (stylized.length != photo.length * 3) {
+            throw new IllegalArgumentException("photo has " + photo.length + " pixels, stylized " + stylized.length + " values");
+        }
+        int[] out = new int[photo.length];
+        for (int i = 0, j = 0; i < out.length; i++, j += 3) {
+            int p = photo[i];
+            float r = (p >> 16) & 0xFF;
+            float g = (p >> 8) & 0xFF;
+            float b = p & 0xFF;
+            float delta = LUMA_R * (stylized[j] - r) + LUMA_G * (stylized[j + 1] - g) + LUMA_B * (stylized[j + 2] - b);
+            out[i] = Pixels.pack(channel(r + delta), channel(g + delta), channel(b + delta));
+        }
+        return out;
+    }
+
+    private static int channel(float value) {
+        return Pixels.toByte(Math.min(Pixels.MAX_VALUE, Math.max(Pixels.MIN_VALUE, value)));
+    }
 }

@@ -43,6 +43,23 @@ public final class Pixels {
         return out;
     }
 
+    /** The {@code cropWidth} x {@code cropHeight} window at ({@code left}, {@code top}) of a {@code width}-wide ARGB image. */
+    public static int[] crop(int[] argb, int width, int left, int top, int cropWidth, int cropHeight) {
+        if (width < 1 || argb.length % width != 0) {
+            throw new IllegalArgumentException(argb.length + " pixels are not rows of " + width);
+        }
+        int height = argb.length / width;
+        if (left < 0 || top < 0 || cropWidth < 0 || cropHeight < 0 || left + cropWidth > width || top + cropHeight > height) {
+            throw new IllegalArgumentException(cropWidth + "x" + cropHeight + " at (" + left + ", " + top + ") is not inside "
+                    + width + "x" + height);
+        }
+        int[] out = new int[cropWidth * cropHeight];
+        for (int r = 0; r < cropHeight; r++) {
+            System.arraycopy(argb, (top + r) * width + left, out, r * cropWidth, cropWidth);
+        }
+        return out;
+    }
+
     /** One channel value -> 0..255 (NaN becomes 0, like a clamp in PyTorch would not: the manifest check forbids NaN). */
     public static int toByte(float value) {
         if (!(value > MIN_VALUE)) {

@@ -10,6 +10,10 @@ import java.util.regex.Pattern;
  * The manifest.json that {@code mobilestyle bundle} writes into assets/styles/ (schema 1): styles, each with a
  * thumbnail and its model files. Parsing validates everything the app relies on, so a bad bundle is one clear
  * message instead of a crash: file names stay inside the folder, the value range is 0..255, TFLite is NHWC.
+ *
+ * <p>A style may be a mix of two others ({@code mobilestyle bundle --mix-steps N}): an ordinary entry with one more
+ * field, {@code "mix": {"styles": ["starry_night", "candy"], "weight": 0.25}}, the weight being the second style's
+ * share. {@link Mixes} turns those entries into the app's ladders.
  */
 public final class StyleManifest {
     public static final int SCHEMA = 1;
@@ -71,16 +75,47 @@ public final class StyleManifest {
         }
     }
 
-    /** One style: name, thumbnail file, models by format. */
+    /** The "mix" field of a mixed style: two other styles and the second one's share (0 < weight < 1). */
+    public static final class Mix {
+        /** The two styles' names, distinct plain names (the first has share {@code 1 - weight}). */
+        public final List<String> styles;
+        /** The second style's share, strictly between 0 and 1. */
+        public final double weight;
+
+        Mix(String first, String second, double weight) {
+            this.styles = Collections.unmodifiableList(java.util.Arrays.asList(first, second));
+            this.weight = weight;
+        }
+
+        /** Whether this mix is of exactly {@code a} and {@code b}, in either order. */
+        public boolean isOf(String a, String b) {
+            return (styles.get(0).equals(a) && styles.get(1).equals(b)) || (styles.get(0).equals(b) && styles.get(1).equals(a));
+        }
+
+        /** {@code partner}'s share in this mix (one of its two styles). */
+        public double shareOf(String partner) {
+            if (styles.get(1).equals(partner)) {
+                return weight;
+            }
+            if (styles.get(0).equals(partner)) {
+                return 1.0 - weight;
+            }
+            throw new IllegalArgumentException(partner + " is not in the mix of " + styles);
+        }
+    }
+
+    /** One style: name, thumbnail file, models by format, and the mix it is (null for a plain style). */
     public static final class Style {
         public final String name;
         public final String thumbnail;
         public final List<Model> models;
+        public final Mix mix;
 
-        Style(String name, String thumbnail, List<Model> models) {
+        Style(String name, String thumbnail, List<Model> models, Mix mix) {
             this.name = name;
             this.thumbnail = thumbnail;
             this.models = Collections.unmodifiableList(models);
+            this.mix = mix;
         }
 
         /** The model of a format ("tflite", "onnx"), or null. */
@@ -131,7 +166,32 @@ public final class StyleManifest {
         if (models.isEmpty()) {
             throw new IllegalArgumentException("style " + name + " lists no model");
         }
-        return new Style(name, thumbnail, models);
+        Mix mix = obj.containsKey("mix") ? parseMix(name, obj.get("mix")) : null;
+        return new Style(name, thumbnail, models, mix);
+    }
+
+    /** A style's "mix" field: exactly two distinct plain names and a finite weight strictly between 0 and 1. */
+    static Mix parseMix(String style, Object value) {
+        Map<String, Object> obj = Json.object(value, "style " + style + ": mix");
+        List<Object> names = Json.array(obj.get("styles"), "style " + style + ": mix.styles");
+        if (names.size() != 2) {
+            throw new IllegalArgumentException("style " + style + ": mix.styles must name exactly 2 styles, not " + names.size());
+        }
+        String first = Json.string(names.get(0), "style " + style + ": mix.styles[0]");
+        String second = Json.string(names.get(1), "style " + style + ": mix.styles[1]");
+        for (String name : new String[] {first, second}) {
+            if (!SAFE_NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException("style " + style + ": mix style '" + name + "' is not a plain name");
+            }
+        }
+        if (first.equals(second)) {
+            throw new IllegalArgumentException("style " + style + ": a mix needs two different styles, not " + first + " twice");
+        }
+        double weight = Json.number(obj.get("weight"), "style " + style + ": mix.weight");
+        if (!(Double.isFinite(weight) && weight > 0.0 && weight < 1.0)) {
+            throw new IllegalArgumentException("style " + style + ": mix.weight must be strictly between 0 and 1, not " + weight);
+        }
+        return new Mix(first, second, weight);
     }
 
     private static Model parseModel(String style, Map<String, Object> obj) {

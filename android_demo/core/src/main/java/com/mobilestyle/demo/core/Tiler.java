@@ -52,6 +52,94 @@ public final class Tiler {
         if (photo.length != height * width * 3) {
             throw new IllegalArgumentException("photo has " + photo.length + " values, not " + height + "x" + width + "x3");
         }
+        return tiled(height, width, tile, margin, feather, model, (top, left, window) -> {
+            for (int r = 0; r < tile; r++) {
+                System.arraycopy(photo, ((top + r) * width + left) * 3, window, r * tile * 3, tile * 3);
+            }
+        });
+    }
+
+    /**
+     * As {@link #run(float[], int, int, int, int, int, TileModel)} on packed ARGB pixels (Android's
+     * {@code Bitmap.getPixels}), converted window by window: the same output bit for bit as
+     * {@code run(Pixels.toTensor(argb), ...)}, without a float copy of the whole photo (12 bytes a pixel).
+     */
+    public static float[] runArgb(int[] argb, int height, int width, int tile, int margin, int feather, TileModel model) {
+        if (argb.length != height * width) {
+            throw new IllegalArgumentException("photo has " + argb.length + " pixels, not " + height + "x" + width);
+        }
+        return tiled(height, width, tile, margin, feather, model, (top, left, window) -> {
+            for (int r = 0; r < tile; r++) {
+                int from = (top + r) * width + left;
+                for (int c = 0, j = r * tile * 3; c < tile; c++, j += 3) {
+                    int p = argb[from + c];
+                    window[j] = (p >> 16) & 0xFF;
+                    window[j + 1] = (p >> 8) & 0xFF;
+                    window[j + 2] = p & 0xFF;
+                }
+            }
+        });
+    }
+
+    /** How many times {@code run} calls the model for this photo and these settings (for a progress display). */
+    public static int count(int height, int width, int tile, int margin, int feather) {
+        check(height, width, tile, margin, feather);
+        int core = tile - 2 * margin;
+        return plan(height, core, feather).size() * plan(width, core, feather).size();
+    }
+
+    /** The feather for a model of side {@code tile}: {@link #DEFAULT_FEATHER}, less for tiles under 128 px. */
+    public static int featherFor(int tile) {
+        return Math.max(4, Math.min(DEFAULT_FEATHER, tile / 16 * 4));
+    }
+
+    /**
+     * The margin (context around each core) for a model of side {@code tile}: {@link #DEFAULT_MARGIN}, less where the
+     * core {@code tile - 2 margin} would drop under {@code max(2 featherFor(tile), 16)}.
+     */
+    public static int marginFor(int tile) {
+        int minCore = Math.max(2 * featherFor(tile), 16);
+        return Math.max(0, Math.min(DEFAULT_MARGIN, (tile - minCore) / 2 / 4 * 4));
+    }
+
+    /**
+     * The size to decode a {@code width} x {@code height} photo at for tiling: scaled down, aspect ratio kept, until its
+     * long side is at most {@code maxLongSide} and it holds at most {@code maxPixels} pixels; never scaled up.
+     * Returns {width, height}.
+     */
+    public static int[] fit(int width, int height, int maxLongSide, long maxPixels) {
+        if (width < 1 || height < 1 || maxLongSide < 1 || maxPixels < 1) {
+            throw new IllegalArgumentException("fit " + width + "x" + height + " into " + maxLongSide + " px, " + maxPixels + " pixels");
+        }
+        int longSide = Math.max(width, height);
+        int shortSide = Math.min(width, height);
+        int newLong = longSide;
+        int newShort = shortSide;
+        if (longSide > maxLongSide) {
+            newLong = maxLongSide;
+            newShort = (int) Math.max(1, (long) shortSide * maxLongSide / longSide);
+        }
+        if ((long) newLong * newShort > maxPixels) {
+            double scale = Math.sqrt((double) maxPixels / ((double) longSide * shortSide));
+            newLong = Math.max(1, (int) Math.floor(longSide * scale));
+            newShort = Math.max(1, (int) Math.floor(shortSide * scale));
+            while ((long) newLong * newShort > maxPixels) {
+                if (newLong >= newShort) {
+                    newLong--;
+                } else {
+                    newShort--;
+                }
+            }
+        }
+        return width >= height ? new int[] {newLong, newShort} : new int[] {newShort, newLong};
+    }
+
+    /** Fills {@code window} (tile² NHWC floats) with the photo's window whose top-left pixel is (top, left). */
+    private interface WindowSource {
+        void fill(int top, int left, float[] window);
+    }
+
+    private static void check(int height, int width, int tile, int margin, int feather) {
         if (height % 4 != 0 || width % 4 != 0 || tile % 4 != 0 || margin % 4 != 0 || feather % 4 != 0) {
             throw new IllegalArgumentException("sides, tile, margin and feather must be multiples of 4");
         }
@@ -62,7 +150,12 @@ public final class Tiler {
         if (core < Math.max(2 * feather, 16)) {
             throw new IllegalArgumentException("tile " + tile + " leaves a core of " + core + " px with margin " + margin);
         }
-        float[] out = new float[photo.length];
+    }
+
+    private static float[] tiled(int height, int width, int tile, int margin, int feather, TileModel model, WindowSource source) {
+        check(height, width, tile, margin, feather);
+        int core = tile - 2 * margin;
+        float[] out = new float[height * width * 3];
         float[] total = new float[height * width];
         float[] window = new float[tile * tile * 3];
         List<Span> rows = plan(height, core, feather);
@@ -71,9 +164,7 @@ public final class Tiler {
             int top = windowStart(ys.start, height, tile, margin);
             for (Span xs : columns) {
                 int left = windowStart(xs.start, width, tile, margin);
-                for (int r = 0; r < tile; r++) {
-                    System.arraycopy(photo, ((top + r) * width + left) * 3, window, r * tile * 3, tile * 3);
-                }
+                source.fill(top, left, window);
                 float[] result = model.run(window);
                 if (result.length != window.length) {
                     throw new IllegalStateException("the model returned " + result.length + " values for " + window.length);

@@ -36,6 +36,25 @@ public class KeepColorsTest {
         assertEquals(Pixels.MAX_VALUE, Math.max(kept[1], Math.max(kept[0], kept[2])), 0f);
     }
 
+    @Test
+    public void argbVersionEqualsTheFloatPathBitForBit() throws Exception {
+        Map<String, Object> fixture = Fixtures.load("colors.json");
+        int[] photo = Json.ints(fixture.get("photo_argb"), "photo");
+        float[] stylized = Json.floats(fixture.get("stylized_nhwc"), "stylized");
+        assertArrayEquals(Pixels.toArgb(KeepColors.apply(Pixels.toTensor(photo), stylized)), KeepColors.toArgb(photo, stylized));
+        java.util.Random random = new java.util.Random(7);
+        int[] many = new int[5000];
+        float[] out = new float[many.length * 3];
+        for (int i = 0; i < many.length; i++) {
+            many[i] = 0xFF000000 | random.nextInt(1 << 24);
+        }
+        for (int j = 0; j < out.length; j++) {
+            out[j] = random.nextFloat() * 320f - 30f; // beyond 0..255 as a net's output can be
+        }
+        out[0] = Float.NaN;
+        assertArrayEquals(Pixels.toArgb(KeepColors.apply(Pixels.toTensor(many), out)), KeepColors.toArgb(many, out));
+    }
+
     @Test(expected = IllegalArgumentException.class)
     public void refusesDifferentSizes() {
         KeepColors.apply(new float[3], new float[6]);

@@ -2,6 +2,7 @@ package com.mobilestyle.demo.core;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.junit.Assume.assumeFalse;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.MessageDigest;
+import java.util.Arrays;
 import org.junit.Test;
 
 public class StyleManifestTest {
@@ -55,13 +57,60 @@ public class StyleManifestTest {
         expectRefused(GOOD + "x");
     }
 
-    private static void expectRefused(String json) {
+    /** GOOD with a "mix" field (raw JSON) on its style. */
+    private static String withMix(String mix) {
+        return GOOD.replace("\"style_sha256\": null,", "\"style_sha256\": null, \"mix\": " + mix + ",");
+    }
+
+    @Test
+    public void parsesMixes() {
+        StyleManifest plain = StyleManifest.parse(GOOD);
+        assertNull(plain.styles.get(0).mix);
+        StyleManifest mixed = StyleManifest.parse(withMix("{\"styles\": [\"starry_night\", \"candy\"], \"weight\": 0.25}"));
+        StyleManifest.Mix mix = mixed.styles.get(0).mix;
+        assertNotNull(mix);
+        assertEquals(Arrays.asList("starry_night", "candy"), mix.styles);
+        assertEquals(0.25, mix.weight, 0.0);
+        assertEquals(0.25, mix.shareOf("candy"), 0.0);
+        assertEquals(0.75, mix.shareOf("starry_night"), 0.0);
+        assertTrue(mix.isOf("candy", "starry_night") && mix.isOf("starry_night", "candy") && !mix.isOf("candy", "wave"));
+    }
+
+    @Test
+    public void refusesBadMixes() {
+        String[][] cases = {
+            {"null", "must be an object"},
+            {"[\"a\", \"b\"]", "must be an object"},
+            {"{\"weight\": 0.5}", "mix.styles must be an array"},
+            {"{\"styles\": [\"a\"], \"weight\": 0.5}", "exactly 2 styles"},
+            {"{\"styles\": [\"a\", \"b\", \"c\"], \"weight\": 0.5}", "exactly 2 styles"},
+            {"{\"styles\": [\"a\", 3], \"weight\": 0.5}", "must be a string"},
+            {"{\"styles\": [\"a\", \"../b\"], \"weight\": 0.5}", "not a plain name"},
+            {"{\"styles\": [\"A\", \"b\"], \"weight\": 0.5}", "not a plain name"},
+            {"{\"styles\": [\"a\", \"a\"], \"weight\": 0.5}", "two different styles"},
+            {"{\"styles\": [\"a\", \"b\"]}", "mix.weight must be a number"},
+            {"{\"styles\": [\"a\", \"b\"], \"weight\": \"0.5\"}", "mix.weight must be a number"},
+            {"{\"styles\": [\"a\", \"b\"], \"weight\": 0}", "strictly between 0 and 1"},
+            {"{\"styles\": [\"a\", \"b\"], \"weight\": 1}", "strictly between 0 and 1"},
+            {"{\"styles\": [\"a\", \"b\"], \"weight\": 1.5}", "strictly between 0 and 1"},
+            {"{\"styles\": [\"a\", \"b\"], \"weight\": -0.25}", "strictly between 0 and 1"},
+            {"{\"styles\": [\"a\", \"b\"], \"weight\": 1e400}", "strictly between 0 and 1"},
+        };
+        for (String[] c : cases) {
+            String message = expectRefused(withMix(c[0]));
+            assertTrue(c[0] + ": " + message, message.contains(c[1]) && message.contains("candy"));
+        }
+    }
+
+    private static String expectRefused(String json) {
         try {
             StyleManifest.parse(json);
             fail("accepted: " + json);
         } catch (IllegalArgumentException expected) {
             assertTrue(expected.getMessage(), !expected.getMessage().isEmpty());
+            return expected.getMessage();
         }
+        throw new AssertionError("unreachable");
     }
 
     /** With -Dbundle.manifest=PATH (set by tests/test_demo_android.py): a real bundle parses and its files match. */

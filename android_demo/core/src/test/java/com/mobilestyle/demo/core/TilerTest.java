@@ -90,6 +90,79 @@ public class TilerTest {
         assertEquals(52, Tiler.windowStart(68, 100, 48, 8));
     }
 
+    private static int[] argbPhoto(int height, int width, long seed) {
+        Random random = new Random(seed);
+        int[] argb = new int[height * width];
+        for (int i = 0; i < argb.length; i++) {
+            argb[i] = 0xFF000000 | random.nextInt(1 << 24);
+        }
+        return argb;
+    }
+
+    @Test
+    public void argbInputGivesTheSameOutputBitForBit() {
+        int height = 92;
+        int width = 124;
+        int[] argb = argbPhoto(height, width, 4);
+        Tiler.TileModel model = window -> {
+            float[] out = new float[window.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = window[i] * 0.7f + (i % 3) * 11.3f - 20f; // per-pixel, not idempotent, leaves 0..255 too
+            }
+            return out;
+        };
+        int[] calls = {0};
+        float[] fromArgb = Tiler.runArgb(argb, height, width, 48, 8, 8, window -> {
+            calls[0]++;
+            return model.run(window);
+        });
+        float[] fromFloats = Tiler.run(Pixels.toTensor(argb), height, width, 48, 8, 8, model);
+        assertArrayEquals(fromFloats, fromArgb, 0f);
+        assertEquals(calls[0], Tiler.count(height, width, 48, 8, 8));
+        assertEquals(4, Tiler.count(48, 48, 48, 8, 8)); // one window's size, but its 32 px cores overlap: 2 x 2
+    }
+
+    @Test
+    public void marginAndFeatherFitEveryModelSide() {
+        assertEquals(Tiler.DEFAULT_MARGIN, Tiler.marginFor(256));
+        assertEquals(Tiler.DEFAULT_FEATHER, Tiler.featherFor(256));
+        assertEquals(Tiler.DEFAULT_MARGIN, Tiler.marginFor(512));
+        for (int tile = 16; tile <= 1024; tile += 4) {
+            int margin = Tiler.marginFor(tile);
+            int feather = Tiler.featherFor(tile);
+            assertTrue(tile + ": " + margin + ", " + feather, margin >= 0 && feather >= 4 && feather <= Tiler.DEFAULT_FEATHER);
+            // accepted by the tiler on a photo of one tile and of several
+            assertTrue(Tiler.count(tile, tile, tile, margin, feather) >= 1);
+            assertTrue(Tiler.count(tile * 3, tile + 4, tile, margin, feather) > Tiler.count(tile, tile, tile, margin, feather));
+        }
+        int[] calls = {0};
+        float[] photo = photo(64, 80, 5);
+        float[] out = Tiler.run(photo, 64, 80, 16, Tiler.marginFor(16), Tiler.featherFor(16), window -> {
+            calls[0]++;
+            return window.clone();
+        });
+        assertArrayEquals(photo, out, 1e-4f);
+        assertEquals(calls[0], Tiler.count(64, 80, 16, Tiler.marginFor(16), Tiler.featherFor(16)));
+    }
+
+    @Test
+    public void fitsPhotosUnderTheCaps() {
+        assertArrayEquals(new int[] {4000, 3000}, Tiler.fit(4000, 3000, 4096, 20_000_000L));
+        assertArrayEquals(new int[] {4096, 3072}, Tiler.fit(8000, 6000, 4096, 20_000_000L));
+        assertArrayEquals(new int[] {3072, 4096}, Tiler.fit(6000, 8000, 4096, 20_000_000L));
+        int[] byPixels = Tiler.fit(8000, 6000, 4096, 3_000_000L);
+        assertTrue(byPixels[0] + "x" + byPixels[1], (long) byPixels[0] * byPixels[1] <= 3_000_000L);
+        assertTrue(byPixels[0] + "x" + byPixels[1], (long) byPixels[0] * byPixels[1] > 2_990_000L);
+        assertEquals(4.0 / 3.0, (double) byPixels[0] / byPixels[1], 1e-3);
+        assertArrayEquals(new int[] {4096, 1}, Tiler.fit(100_000, 10, 4096, 20_000_000L));
+        assertArrayEquals(new int[] {300, 200}, Tiler.fit(300, 200, 4096, 60_000L)); // exactly at the cap: kept
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void refusesArgbOfTheWrongSize() {
+        Tiler.runArgb(new int[48 * 48 - 1], 48, 48, 48, 8, 8, window -> window);
+    }
+
     @Test(expected = IllegalArgumentException.class)
     public void refusesPhotoSmallerThanATile() {
         Tiler.run(new float[40 * 40 * 3], 40, 40, 48, 8, 8, window -> window);
