@@ -1,6 +1,6 @@
 """Pictures and numbers of docs/controls.md (issue 14): mix, colours, random textures, tiles, refine.
 
-    OMP_NUM_THREADS=1 python benchmarks/controls.py [mix] [colors] [noise] [tiles] [refine] [--checkpoint MODEL]
+    OMP_NUM_THREADS=1 python benchmarks/controls.py [mix] [colors] [noise] [tiles] [demo_tiles] [refine] [--checkpoint MODEL]
 
 Every part re-runs on whatever model is the default (or --checkpoint): pictures go to docs/controls/, numbers to
 benchmarks/results/controls_<part>.json (`--tables` prints docs/controls.md's tables from them). Shared data from $MOBILESTYLE_SHARED, VGG
@@ -11,6 +11,7 @@ from $MOBILESTYLE_VGG16. One thread throughout (the numbers are CPU seconds of t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -61,6 +62,10 @@ def _image(array: np.ndarray) -> Image.Image:
 
 def _nchw(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None]
+
+
+def _run_hwc(net: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
+    return _run(net, _nchw(rgb))[0].permute(1, 2, 0).numpy()
 
 
 def _run(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -293,13 +298,9 @@ def part_tiles(ctx: Context) -> dict:
             ("downscaled 1024", {"stats_side": 1024}),
             ("downscaled 512", {"stats_side": 512}),
             ("exact", {"exact": True}),
-            ("per tile (the demos: 256² files)", {"per_tile": True}),
         ):
             started = time.perf_counter()
-            if kwargs.get("per_tile"):  # what the web demo does with a 256² file: every tile keeps its own statistics
-                tiled = stylize_per_tile(lambda t: _run(net, _nchw(t))[0].permute(1, 2, 0).numpy(), rgb, 256)
-            else:
-                tiled = stylize_tiled(net, rgb, tile, **kwargs)
+            tiled = stylize_tiled(net, rgb, tile, **kwargs)
             seconds = time.perf_counter() - started
             diff = np.abs(tiled - full)
             rows.append(
@@ -339,6 +340,26 @@ def part_tiles(ctx: Context) -> dict:
         "vs_full_frame": rows,
         "photo_4032x3024": probes,
     }
+
+
+def part_demo_tiles(ctx: Context, side: int = 256) -> dict:
+    """The demos' whole-photo mode (web src/tiles.js: tiles of the file's 256² side, each normalised with its own
+    instance-norm statistics) against the full frame, next to what fixed statistics from one pass on the photo
+    downscaled to the file's side would give (``stylize_tiled(stats_side=256)``: what a file with norm-statistics
+    inputs would allow)."""
+    rows = []
+    for style in ("candy.jpg", "starry_night.jpg", "mosaic.jpg"):
+        net = ctx.model.emit(ctx.stats(style))
+        for height, width in ((768, 1024), (1536, 2048)):
+            rgb = _big_photo(height, width)
+            with torch.no_grad():
+                full = net(_nchw(rgb))[0].permute(1, 2, 0).numpy()
+            per_tile = stylize_per_tile(functools.partial(_run_hwc, net), rgb, side)
+            fixed = stylize_tiled(net, rgb, 512, stats_side=side)
+            for plan, out in ((f"per tile ({side}² tiles, the demos)", per_tile), (f"fixed, from a {side} px pass", fixed)):
+                diff = np.abs(out - full)
+                rows.append({"style": style, "size": f"{width}x{height}", "statistics": plan, "mean_abs": float(diff.mean())})
+    return {"side": side, "photo": "newyork.jpg upscaled (bicubic)", "rows": rows}
 
 
 # ----------------------------------------------------------------------------------------------------- refine
@@ -446,6 +467,14 @@ def tables() -> str:
             else:
                 out.append(f"| {r['mode']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {r['peak_before_mib']:.0f} |")
         out.append("")
+    if demo := _load("demo_tiles"):
+        out.append(f"### Demo tiles ({demo['side']}² files; {demo['photo']}): mean abs difference from the full frame\n")
+        plans = list(dict.fromkeys(r["statistics"] for r in demo["rows"]))
+        out.append("| style | size | " + " | ".join(plans) + " |\n|---|---|" + "---|" * len(plans))
+        for key in dict.fromkeys((r["style"], r["size"]) for r in demo["rows"]):
+            cells = {r["statistics"]: r["mean_abs"] for r in demo["rows"] if (r["style"], r["size"]) == key}
+            out.append(f"| {key[0]} | {key[1]} | " + " | ".join(f"{cells[p]:.1f}" for p in plans) + " |")
+        out.append("")
     if refine := _load("refine"):
         steps = list(refine["rows"][0]["losses"])
         out.append(
@@ -460,7 +489,7 @@ def tables() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("parts", nargs="*", default=["mix", "colors", "noise", "tiles", "refine"])
+    parser.add_argument("parts", nargs="*", default=["mix", "colors", "noise", "tiles", "demo_tiles", "refine"])
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--tables", action="store_true", help="print docs/controls.md's tables from the recorded results and stop")
     parser.add_argument("--probe", nargs=5, default=None, metavar=("MODE", "NET", "H", "W", "TILE"), help=argparse.SUPPRESS)
@@ -483,6 +512,7 @@ def main() -> None:
                 "colors": lambda: part_colors(ctx),
                 "noise": lambda: part_noise(ctx),
                 "tiles": lambda: part_tiles(ctx),
+                "demo_tiles": lambda: part_demo_tiles(ctx),
                 "refine": lambda: part_refine(ctx),
             }[part]()
         _write(part, {"model": model, "seconds": round(time.perf_counter() - started, 1), **data})
