@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from test_bundle import DEMO_APP, demo_models, make_app, styles_folder  # noqa: F401  (demo_models is a fixture)
+from test_bundle import DEMO_APP, demo_models, make_app, mixed_bundle, styles_folder  # noqa: F401  (fixtures)
 
 CORE = DEMO_APP / "core"
 APP_MAIN = DEMO_APP / "app" / "src" / "main"
@@ -62,13 +62,15 @@ def surefire_totals(reports: Path) -> dict[str, int]:
     return totals
 
 
-def test_core_module_agrees_with_python(bundled_app: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_core_module_agrees_with_python(mixed_bundle: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    """The JUnit suite on fixtures written now, and on a real bundle with a mix (its manifest, hashes and ladder)."""
     mvn = require_maven()
     fixtures = tmp_path / "fixtures"
     result = run_cli("bundle", "--fixtures", str(fixtures))
     assert result.returncode == 0, result.stderr
     build = tmp_path / "build"
-    manifest = styles_folder(bundled_app) / "manifest.json"
+    manifest = mixed_bundle["styles"] / "manifest.json"
     command = [
         mvn,
         "-q",

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.Test;
 
 public class StyleManifestTest {
@@ -127,6 +128,20 @@ public class StyleManifestTest {
                 Path file = manifestPath.resolveSibling(model.file);
                 assertEquals(model.file + " bytes", model.bytes, Files.size(file));
                 assertEquals(model.file + " sha256", model.sha256, sha256(file));
+            }
+        }
+        // A bundle made with --mix-steps: every ladder runs from the picked style to its partner through bundled styles.
+        Mixes mixes = Mixes.of(manifest.styles);
+        for (StyleManifest.Style primary : mixes.pickable()) {
+            for (StyleManifest.Style partner : mixes.partners(primary.name)) {
+                List<Mixes.Point> ladder = mixes.ladder(primary.name, partner.name);
+                assertTrue(primary.name + "/" + partner.name + " has a mix between its ends", ladder.size() >= 3);
+                assertEquals(primary.name, ladder.get(0).style.name);
+                assertEquals(partner.name, ladder.get(ladder.size() - 1).style.name);
+                for (int i = 1; i < ladder.size(); i++) {
+                    assertTrue(ladder + " rises", ladder.get(i).share > ladder.get(i - 1).share);
+                    assertTrue(ladder.get(i).style.model("tflite") != null || ladder.get(i).style.model("onnx") != null);
+                }
             }
         }
     }
