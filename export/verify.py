@@ -26,7 +26,13 @@ OWN_ERROR_FACTOR = 2.0
 # model's nets (sharper, higher-contrast outputs than the early ones that set a limit of 1.0) differ from PyTorch by
 # up to 2.9 grey levels at single pixels and PSNR >= 62 dB over the 33 eval styles (docs/export.md); PyTorch's own
 # half-precision forward pass is off by as much (4.6). A broken file (overflow, a wrong weight) misses both limits.
+# The largest single-pixel errors grow with the number of pixels (the tail of a sum of many rounding errors): the
+# same nets reach 5.6 at 512², 6.1 at 768² and 9.3 at 1024² while PSNR stays >= 61 dB. So the 6.0 applies to the
+# 99.99th percentile of the absolute error (all but 1 value in 10,000), and every value must stay within
+# MAX_ABS_FP16_OUTLIER: a broken file (overflow, a wrong weight) misses the PSNR and the tail by far.
 MAX_ABS_FP16 = 6.0
+FP16_TAIL_QUANTILE = 99.99
+MAX_ABS_FP16_OUTLIER = 32.0
 MIN_PSNR_FP16 = 50.0
 MIN_PSNR_INT8 = 30.0
 VERIFY_THREADS = 1  # one-off passes (style encoding, verification): see runners.torch_threads
@@ -84,6 +90,7 @@ class Parity:
     max_abs_error: float
     psnr_db: float
     finite: bool
+    tail_abs_error: float = 0.0  # the FP16_TAIL_QUANTILE-th percentile of the absolute error (worst over the shapes)
 
     def check(self, precision: str, what: str, fp32_limit: float = MAX_ABS_FP32) -> None:
         """Raise MobilestyleError when the accuracy limit of ``precision`` is missed."""
@@ -91,8 +98,13 @@ class Parity:
             raise MobilestyleError(f"{what}: verification failed: the output holds NaN or Inf")
         if precision == "fp32" and self.max_abs_error > fp32_limit:
             raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {fp32_limit:.3g} (fp32)")
-        if precision == "fp16" and self.max_abs_error > MAX_ABS_FP16:
-            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP16} (fp16)")
+        if precision == "fp16" and self.tail_abs_error > MAX_ABS_FP16:
+            raise MobilestyleError(
+                f"{what}: verification failed: {FP16_TAIL_QUANTILE:g}th percentile of the abs error {self.tail_abs_error:.3g} "
+                f"> {MAX_ABS_FP16} (fp16)"
+            )
+        if precision == "fp16" and self.max_abs_error > MAX_ABS_FP16_OUTLIER:
+            raise MobilestyleError(f"{what}: verification failed: max abs error {self.max_abs_error:.3g} > {MAX_ABS_FP16_OUTLIER} (fp16)")
         if precision == "fp16" and self.psnr_db < MIN_PSNR_FP16:
             raise MobilestyleError(f"{what}: verification failed: PSNR {self.psnr_db:.1f} dB < {MIN_PSNR_FP16} dB (fp16)")
         if precision == "int8" and self.psnr_db < MIN_PSNR_INT8:
@@ -101,7 +113,7 @@ class Parity:
 
 def parity(runner: Runner, reference: Runner, shapes: list[tuple[int, int]]) -> Parity:
     """Worst error of ``runner`` against ``reference`` over the test image at each shape."""
-    worst, lowest_psnr, finite = 0.0, float("inf"), True
+    worst, tail, lowest_psnr, finite = 0.0, 0.0, float("inf"), True
     for height, width in shapes:
         image = parity_image(height, width)
         expected = reference.run(image)
@@ -109,9 +121,11 @@ def parity(runner: Runner, reference: Runner, shapes: list[tuple[int, int]]) -> 
         if got.shape != expected.shape:
             raise MobilestyleError(f"verification failed: output shape {got.shape} != {expected.shape}")
         finite = finite and bool(np.isfinite(got).all())
-        worst = max(worst, float(np.abs(got - expected).max()))
+        error = np.abs(got - expected)
+        worst = max(worst, float(error.max()))
+        tail = max(tail, float(np.percentile(error, FP16_TAIL_QUANTILE)))
         lowest_psnr = min(lowest_psnr, psnr(got, expected))
-    return Parity(worst, lowest_psnr, finite)
+    return Parity(worst, lowest_psnr, finite, tail)
 
 
 def fp32_limit_vs_exact(reference: Runner, exact: Runner, shapes: list[tuple[int, int]]) -> float:

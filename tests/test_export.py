@@ -207,6 +207,40 @@ def test_fp16_guard_rescales_norm_inputs(la_muse_net):
         check_fp16_guard(big)
 
 
+def test_fp16_limit_holds_the_tail_not_single_pixels():
+    """fp16 files: PSNR, the 99.99th percentile of the error and a cap on single values; large sides have rare
+    outliers above the tail limit (9.3 grey levels on one pixel of a 1024² candy net, PSNR 60.7 dB) that must pass."""
+    import numpy as np
+
+    from mobilestyle.errors import MobilestyleError
+    from mobilestyle.export.verify import Parity, parity
+
+    class Fixed:  # a runner that returns a given picture
+        format, path = "fixed", None
+
+        def __init__(self, out: np.ndarray) -> None:
+            self.out = out
+
+        def run(self, rgb: np.ndarray) -> np.ndarray:
+            return self.out
+
+    expected = np.full((256, 256, 3), 100.0, np.float32)
+    rare = expected.copy()
+    rare[0, 0, 0] += 9.0  # one value in 196,608: an fp16 outlier
+    result = parity(Fixed(rare), Fixed(expected), [(256, 256)])
+    assert result.max_abs_error == 9.0 and result.tail_abs_error < 1.0
+    result.check("fp16", "rare outlier")
+    broad = expected + np.where(np.arange(256)[:, None, None] % 50 == 0, 7.0, 0.0).astype(np.float32)  # 6 rows off by 7
+    with pytest.raises(MobilestyleError, match="99.99th percentile"):
+        parity(Fixed(broad), Fixed(expected), [(256, 256)]).check("fp16", "broad error")
+    with pytest.raises(MobilestyleError, match="max abs error 40"):
+        Parity(max_abs_error=40.0, psnr_db=70.0, finite=True, tail_abs_error=1.0).check("fp16", "one wild value")
+    with pytest.raises(MobilestyleError, match="PSNR"):
+        Parity(max_abs_error=5.0, psnr_db=45.0, finite=True, tail_abs_error=5.0).check("fp16", "noisy")
+    with pytest.raises(MobilestyleError, match="max abs error 9"):
+        result.check("fp32", "fp32 keeps its max-abs limit")
+
+
 def test_failed_verification_leaves_no_file(exported, la_muse_net, tmp_path, tmp_path_factory, monkeypatch):
     from mobilestyle.errors import MobilestyleError
     from mobilestyle.export import api, verify
