@@ -448,6 +448,7 @@ class BundleResult:
                         for fmt, m in s.models.items()
                     },
                     "onnx_vs_tflite_max_abs_diff": s.format_max_abs_diff,
+                    **({"mix": s.mix} if s.mix is not None else {}),
                 }
                 for s in self.styles
             ],

@@ -207,20 +207,22 @@ def test_golden_fixtures_are_what_python_computes(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def mixed_bundle(tmp_path_factory: pytest.TempPathFactory, eval_style: Path, vgg_weights: Path) -> dict[str, Path]:
+def mixed_bundle(tmp_path_factory: pytest.TempPathFactory, eval_style: Path, vgg_weights: Path) -> dict:
     """starry_night and candy from the shipped model with --mix-steps 2 (their 50/50 mix), for the app and the web demo."""
     root = tmp_path_factory.mktemp("mixed_bundle")
     app, web = make_app(root), root / "web"
     images = [str(eval_style / "starry_night.jpg"), str(eval_style / "candy.jpg")]
-    bundle(*images, "--mix-steps", "2", "--app", str(app), "--web", str(web), "--vgg-weights", str(vgg_weights))
-    return {"app": app, "web": web, "models": web / "models", "styles": styles_folder(app)}
+    summary = bundle(*images, "--mix-steps", "2", "--app", str(app), "--web", str(web), "--vgg-weights", str(vgg_weights))
+    return {"app": app, "web": web, "models": web / "models", "styles": styles_folder(app), "summary": summary}
 
 
 MIX = "starry_night-x-candy-50"
 
 
 @pytest.mark.slow
-def test_mix_steps_bundle_a_ladder_between_every_pair(mixed_bundle: dict[str, Path]) -> None:
+def test_mix_steps_bundle_a_ladder_between_every_pair(mixed_bundle: dict) -> None:
+    reported = {s["name"]: s.get("mix") for s in mixed_bundle["summary"]["styles"]}
+    assert reported == {"starry_night": None, "candy": None, MIX: {"styles": ["starry_night", "candy"], "weight": 0.5}}
     for folder in (mixed_bundle["styles"], mixed_bundle["models"]):
         styles = read_manifest(folder)["styles"]
         assert [s["name"] for s in styles] == ["candy", "starry_night", MIX]
