@@ -194,6 +194,7 @@ class PlainInstanceNorm(nn.Module):
 
     def __init__(self, norm: InstanceNorm, channels: int, groups: int = 1, static_shapes: bool = False) -> None:
         super().__init__()
+        self.channels = channels
         self.groups = groups
         self.static_shapes = static_shapes
         if groups > 1:  # block-averaging matrix: mean over the phases of a channel, as a 1x1 conv
@@ -213,7 +214,44 @@ class PlainInstanceNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         centred = x - self._mean(x)
         y = centred * torch.rsqrt(self._mean(centred * centred) + EPS)
+        return self._affine(y)
+
+    def _affine(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.weight + self.bias if self.affine else y
+
+    def forward_with_stats(
+        self, x: torch.Tensor, given_mean: torch.Tensor, given_var: torch.Tensor, use_given: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalise with ``use_given`` (0 or 1, 1x1x1x1) x the given statistics + (1 - use_given) x its own;
+        also returns its own mean and variance (1 x C x 1 x 1 each)."""
+        mean = self._mean(x)
+        var = self._mean((x - mean) * (x - mean))
+        used_mean = mean + use_given * (given_mean - mean)
+        used_var = var + use_given * (given_var - var)
+        return self._affine((x - used_mean) * torch.rsqrt(used_var + EPS)), mean, var
+
+
+class NormStatsIO:
+    """One call's instance-norm statistics: read from ``given`` (1 x K: each norm's C means, then its C variances,
+    in call order) and collected from every norm's own; see ``ExportGraph.forward``."""
+
+    def __init__(self, given: torch.Tensor, use_given: torch.Tensor) -> None:
+        self.given = given
+        self.use_given = use_given.reshape(1, 1, 1, 1)
+        self.offset = 0
+        self.seen: list[torch.Tensor] = []
+
+    def apply(self, norm: PlainInstanceNorm, x: torch.Tensor) -> torch.Tensor:
+        c, start = norm.channels, self.offset
+        self.offset += 2 * c
+        given_mean = self.given[:, start : start + c].reshape(1, c, 1, 1)
+        given_var = self.given[:, start + c : start + 2 * c].reshape(1, c, 1, 1)
+        y, mean, var = norm.forward_with_stats(x, given_mean, given_var, self.use_given)
+        self.seen += [mean.reshape(1, c), var.reshape(1, c)]
+        return y
+
+    def collected(self) -> torch.Tensor:
+        return torch.cat(self.seen, dim=1)
 
 
 # ----------------------------------------------------------------------------------------------- graph
@@ -262,18 +300,27 @@ class ExportGraph(nn.Module):
             return F.conv2d(pad2d(x, 1, "replicate"), weight)
         return F.conv2d(x, weight, padding=1)
 
-    def _residual(self, x: torch.Tensor, i: int) -> torch.Tensor:
+    @staticmethod
+    def _norm(norm: PlainInstanceNorm, x: torch.Tensor, io: NormStatsIO | None) -> torch.Tensor:
+        return norm(x) if io is None else io.apply(norm, x)
+
+    def _residual(self, x: torch.Tensor, i: int, io: NormStatsIO | None = None) -> torch.Tensor:
         norm_a: PlainInstanceNorm = getattr(self, f"res{i}_norm_a")
         norm_b: PlainInstanceNorm = getattr(self, f"res{i}_norm_b")
         if self.prepad:
-            y = torch.relu(norm_a(F.conv2d(x, getattr(self, f"res{i}_a_weight"))))
-            y = norm_b(F.conv2d(y, getattr(self, f"res{i}_b_weight")))
+            y = torch.relu(self._norm(norm_a, F.conv2d(x, getattr(self, f"res{i}_a_weight")), io))
+            y = self._norm(norm_b, F.conv2d(y, getattr(self, f"res{i}_b_weight")), io)
             return x[:, :, 2:-2, 2:-2] + y
-        y = torch.relu(norm_a(F.conv2d(pad2d(x, 1, self.mode), getattr(self, f"res{i}_a_weight"))))
-        y = norm_b(F.conv2d(pad2d(y, 1, self.mode), getattr(self, f"res{i}_b_weight")))
+        y = torch.relu(self._norm(norm_a, F.conv2d(pad2d(x, 1, self.mode), getattr(self, f"res{i}_a_weight")), io))
+        y = self._norm(norm_b, F.conv2d(pad2d(y, 1, self.mode), getattr(self, f"res{i}_b_weight")), io)
         return x + y
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+    def norm_stats_length(self) -> int:
+        """K: the length of the statistics vector ``forward`` takes and returns (2 x the channels of every norm)."""
+        return sum(2 * m.channels for m in self.modules() if isinstance(m, PlainInstanceNorm))
+
+    def forward(self, rgb: torch.Tensor, io: NormStatsIO | None = None) -> torch.Tensor:
+        """NCHW 0..255 -> NCHW 0..255. With ``io`` every instance norm reads and records statistics (NormStatsGraph)."""
         x = rgb - HALF_RANGE
         if self.prepad:
             x = pad2d(x, PREPAD, "replicate")
@@ -282,18 +329,36 @@ class ExportGraph(nn.Module):
         else:
             x = F.conv2d(F.pixel_unshuffle(pad2d(x, 4, self.mode), 2), self.conv0_weight, self.conv0_bias)
         x = torch.relu(x)
-        x = torch.relu(self.norm1(F.conv2d(pad_top_left(x, "replicate" if self.mode == "reflect" else "zero"), self.conv1_weight)))
-        x = torch.relu(self.norm2(F.conv2d(pad2d(x, 1, self.mode), self.conv2_weight, stride=2)))
+        x = F.conv2d(pad_top_left(x, "replicate" if self.mode == "reflect" else "zero"), self.conv1_weight)
+        x = torch.relu(self._norm(self.norm1, x, io))
+        x = torch.relu(self._norm(self.norm2, F.conv2d(pad2d(x, 1, self.mode), self.conv2_weight, stride=2), io))
         for i in range(N_RESIDUAL):
-            x = self._residual(x, i)
-        x = torch.relu(self.norm_up0(F.pixel_shuffle(self._upsample(x, self.up0_weight), 2)))
-        x = torch.relu(self.norm_up1(self._upsample(x, self.up1_weight)))
+            x = self._residual(x, i, io)
+        x = torch.relu(self._norm(self.norm_up0, F.pixel_shuffle(self._upsample(x, self.up0_weight), 2), io))
+        x = torch.relu(self._norm(self.norm_up1, self._upsample(x, self.up1_weight), io))
         if self.mode == "reflect":
             x = F.pixel_unshuffle(pad2d(F.pixel_shuffle(x, 2), 4, "reflect"), 2)
             y = F.conv2d(x, self.conv_out_weight, self.conv_out_bias)
         else:
             y = F.conv2d(x, self.conv_out_weight, self.conv_out_bias, padding=2)
         return F.pixel_shuffle(y.clamp(0.0, 255.0), 2)
+
+
+class NormStatsGraph(nn.Module):
+    """The export graph with its instance-norm statistics as an input and an output, for whole photos in tiles on
+    a runtime: (image, norm_stats 1 x K, use_given 1 x 1) -> (stylized, own norm_stats 1 x K). Pass 1: the photo
+    downscaled to the file's side with ``use_given`` 0 gives the statistics; pass 2: every tile with them and
+    ``use_given`` 1 is normalised as the whole photo (mobilestyle.controls.tiles does the same in PyTorch)."""
+
+    def __init__(self, graph: ExportGraph) -> None:
+        super().__init__()
+        self.net = graph  # not "graph": torch.export's GraphModule has an attribute of that name
+        self.length = graph.norm_stats_length()
+
+    def forward(self, image: torch.Tensor, norm_stats: torch.Tensor, use_given: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        io = NormStatsIO(norm_stats, use_given)
+        stylized = self.net(image, io)
+        return stylized, io.collected()
 
 
 def export_graph(net: TransformNet, static_shapes: bool = False) -> nn.Module:

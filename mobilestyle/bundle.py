@@ -27,10 +27,21 @@ from mobilestyle.controls.mixing import DEFAULT_SPACE, mix_nets
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import FORMATS, export, open_model, read_metadata
 from mobilestyle.export.model_format import ModelFormat, signature_name
+from mobilestyle.export.norm_stats import ROLE as TILES_ROLE
+from mobilestyle.export.norm_stats import (
+    STATS_INPUT,
+    STATS_OUTPUT,
+    TILES_FORMATS,
+    USE_INPUT,
+    NormStatsRunner,
+    export_tiles,
+    tiles_file_name,
+)
 from mobilestyle.export.registry import format_of
 from mobilestyle.images import center_crop_square, load_image
 from mobilestyle.mix_ladders import MIX_FIELD, mix_name, mix_pairs, mix_record, mix_weights
 from mobilestyle.style_encoder import StyleNets
+from mobilestyle.transformer import TransformNet
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = 1
@@ -118,6 +129,13 @@ class ValidatedModel:
         }
         if FORMATS[self.format].static_shapes and isinstance(sizes, list):
             entry["signatures"] = {f"{h}x{w}": signature_name(h, w) for h, w in sizes}
+        if metadata.get("role") == TILES_ROLE:  # a norm-statistics file: its two more inputs and second output
+            entry.update(
+                norm_stats_length=int(metadata["norm_stats_length"]),
+                norm_stats_input=STATS_INPUT,
+                use_given_input=USE_INPUT,
+                norm_stats_output=STATS_OUTPUT,
+            )
         return entry
 
 
@@ -171,6 +189,11 @@ def validate_model(path: Path, size: int) -> ValidatedModel:
     started = time.perf_counter()
     output = runner.run(probe_image(probe_size))
     seconds = time.perf_counter() - started
+    _check_probe_output(path, output, probe_size)
+    return ValidatedModel(path, fmt.name, metadata, probe_size, output, seconds, path.stat().st_size)
+
+
+def _check_probe_output(path: Path, output: np.ndarray, probe_size: int) -> None:
     if output.shape != (probe_size, probe_size, 3):
         raise MobilestyleError(f"{path}: output shape {output.shape} for a {probe_size}x{probe_size} input")
     if not np.isfinite(output).all():
@@ -178,6 +201,29 @@ def validate_model(path: Path, size: int) -> ValidatedModel:
     low, high = float(output.min()), float(output.max())
     if low < -RANGE_SLACK or high > 255 + RANGE_SLACK:
         raise MobilestyleError(f"{path}: output spans {low:.1f}..{high:.1f}, outside the 0..255 value range")
+
+
+def validate_tiles_model(path: Path, size: int) -> ValidatedModel:
+    """A norm-statistics file (export/norm_stats.py): its metadata, then both passes on the probe image (its own
+    statistics, then the probe turned upside down normalised with them)."""
+    fmt = format_of(path)
+    if fmt is None or fmt.name not in TILES_FORMATS:
+        raise MobilestyleError(f"{path}: not a norm-statistics file the demos run ({', '.join(TILES_FORMATS)})")
+    fmt.check_self_contained(path)
+    metadata = _read_metadata(path)
+    _check_metadata(path, fmt, metadata)
+    if metadata.get("role") != TILES_ROLE or int(metadata.get("norm_stats_length", 0)) <= 0:
+        raise MobilestyleError(f"{path}: not a norm-statistics file (metadata role {metadata.get('role')!r})")
+    runner = NormStatsRunner(path, threads=1)
+    probe_size = runner.side or size
+    probe = probe_image(probe_size)
+    started = time.perf_counter()
+    stats = runner.statistics(probe)
+    output = runner.run(np.ascontiguousarray(probe[::-1]), stats)
+    seconds = time.perf_counter() - started
+    if stats.shape != (1, int(metadata["norm_stats_length"])) or not np.isfinite(stats).all():
+        raise MobilestyleError(f"{path}: its statistics output has shape {stats.shape}, or NaN / infinite values")
+    _check_probe_output(path, output, probe_size)
     return ValidatedModel(path, fmt.name, metadata, probe_size, output, seconds, path.stat().st_size)
 
 
@@ -208,6 +254,7 @@ class StyleBundle:
     format_max_abs_diff: float | None = None
     exported: bool = False
     mix: dict[str, Any] | None = None  # mobilestyle.mix_ladders: {"styles": [a, b], "weight": b's share}
+    tiles: dict[str, ValidatedModel] = field(default_factory=dict)  # norm-statistics files by format (bundle --tiles)
 
     def add(self, model: ValidatedModel) -> None:
         if model.format in self.models:
@@ -249,7 +296,8 @@ def read_manifest(folder: Path, ignore_unreadable: bool = False) -> dict[str, An
 
 
 def manifest_files(style: dict[str, Any]) -> list[str]:
-    return [model["file"] for model in style.get("models", [])] + ([style["thumbnail"]] if style.get("thumbnail") else [])
+    models = [*style.get("models", []), *style.get("tiles", [])]
+    return [model["file"] for model in models] + ([style["thumbnail"]] if style.get("thumbnail") else [])
 
 
 @dataclass
@@ -277,6 +325,11 @@ class Destination:
             file_name = f"{style.name}.{model.format}"
             _copy_into(model.path, inside(self.folder, file_name))
             entry["models"].append(model.manifest_entry(file_name))
+        tiles = [style.tiles[f] for f in self.formats if f in style.tiles]
+        for model in tiles:
+            file_name = tiles_file_name(style.name, model.format)
+            _copy_into(model.path, inside(self.folder, file_name))
+            entry.setdefault("tiles", []).append(model.manifest_entry(file_name))
         thumb_name = f"{style.name}.thumb.jpg"
         with atomic_path(inside(self.folder, thumb_name)) as tmp, open(tmp, "wb") as handle:
             style.thumbnail().save(handle, format="JPEG", quality=90)
@@ -377,15 +430,17 @@ def export_styles(
     scratch: Path,
     name: str | None,
     mix_steps: int = 0,
+    tiles: bool = False,
     progress: Any = None,
 ) -> dict[str, StyleBundle]:
     """Style images -> nets (the meta network) -> exported (mobilestyle.export.export), validated models; with
-    ``mix_steps`` N >= 2 also the N - 1 hidden-space mixes between every pair of them (mobilestyle.mix_ladders)."""
+    ``mix_steps`` N >= 2 also the N - 1 hidden-space mixes between every pair of them (mobilestyle.mix_ladders);
+    with ``tiles`` each style's norm-statistics files too (export/norm_stats.py)."""
     style_nets = StyleNets.load(checkpoint, vgg_weights)
     statistics: dict[str, torch.Tensor] = {}
     styles: dict[str, StyleBundle] = {}
 
-    def add(style: StyleBundle, net: torch.nn.Module, metadata: dict[str, Any]) -> None:
+    def add(style: StyleBundle, net: TransformNet, metadata: dict[str, Any]) -> None:
         records = export(
             net,
             formats=formats,
@@ -400,6 +455,14 @@ def export_styles(
             model = validate_model(Path(record.path), size)
             check_export_record(model, record)
             style.add(model)
+        tiles_formats = [f for f in formats if f in TILES_FORMATS] if tiles else []
+        extra = {**style_nets.provenance(), **metadata}
+        for record in export_tiles(
+            net, formats=tiles_formats, size=size, out_dir=scratch / style.name, name=style.name, extra_metadata=extra
+        ):
+            model = validate_tiles_model(Path(record.path), size)
+            check_export_record(model, record)
+            style.tiles[model.format] = model
         styles[style.name] = style
         if progress is not None:
             progress.update(1)
@@ -491,6 +554,7 @@ def bundle_inputs(
     checkpoint: Path | None,
     vgg_weights: Path | None,
     mix_steps: int = 0,
+    tiles: bool = False,
     progress: Any = None,
 ) -> BundleResult:
     """Validate the given models, export the style images (to a scratch folder), then install everything."""
@@ -510,6 +574,7 @@ def bundle_inputs(
                 scratch=Path(scratch),
                 name=name,
                 mix_steps=mix_steps,
+                tiles=tiles,
                 progress=progress,
             )
             if style_images

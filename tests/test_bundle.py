@@ -208,11 +208,12 @@ def test_golden_fixtures_are_what_python_computes(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def mixed_bundle(tmp_path_factory: pytest.TempPathFactory, eval_style: Path, vgg_weights: Path) -> dict:
-    """starry_night and candy from the shipped model with --mix-steps 2 (their 50/50 mix), for the app and the web demo."""
+    """starry_night and candy from the shipped model with --mix-steps 2 (their 50/50 mix) and --tiles (norm-statistics
+    files), for the app and the web demo."""
     root = tmp_path_factory.mktemp("mixed_bundle")
     app, web = make_app(root), root / "web"
     images = [str(eval_style / "starry_night.jpg"), str(eval_style / "candy.jpg")]
-    summary = bundle(*images, "--mix-steps", "2", "--app", str(app), "--web", str(web), "--vgg-weights", str(vgg_weights))
+    summary = bundle(*images, "--mix-steps", "2", "--tiles", "--app", str(app), "--web", str(web), "--vgg-weights", str(vgg_weights))
     return {"app": app, "web": web, "models": web / "models", "styles": styles_folder(app), "summary": summary}
 
 
@@ -229,6 +230,17 @@ def test_mix_steps_bundle_a_ladder_between_every_pair(mixed_bundle: dict) -> Non
         assert styles[2]["mix"] == {"styles": ["starry_night", "candy"], "weight": 0.5}
         assert pickable(styles) == ["candy", "starry_night"] and partners(styles, "candy") == ["starry_night"]
         assert ladder(styles, "candy", "starry_night") == [(0.0, "candy"), (0.5, MIX), (1.0, "starry_night")]
+    for folder, formats in ((mixed_bundle["styles"], ["tflite"]), (mixed_bundle["models"], ["onnx", "tflite"])):
+        for style in read_manifest(folder)["styles"]:  # --tiles: every style (mixes too) has its norm-statistics files
+            assert [t["format"] for t in style["tiles"]] == formats, style["name"]
+            for entry in style["tiles"]:
+                assert entry["file"] == f"{style['name']}.tiles.{entry['format']}" and entry["norm_stats_length"] == 832
+                assert entry["sha256"] == hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest()
+                assert (entry["norm_stats_input"], entry["use_given_input"], entry["norm_stats_output"]) == (
+                    "norm_stats",
+                    "use_given",
+                    "own_norm_stats",
+                )
     metadata = read_metadata(mixed_bundle["models"] / f"{MIX}.onnx")
     assert metadata["mix"]["space"] == "pre-relu" and metadata["mix"]["styles"] == ["starry_night", "candy"]
     # The mix's picture lies between its two styles' pictures.
@@ -249,12 +261,14 @@ def test_rebundling_a_style_drops_its_stale_mixes(
     bundle(str(eval_style / "candy.jpg"), "--app", str(app), "--vgg-weights", str(vgg_weights))
     styles = read_manifest(styles_folder(app))["styles"]
     assert [s["name"] for s in styles] == ["candy", "starry_night"]  # the mix was made from the old candy
-    assert not (styles_folder(app) / f"{MIX}.tflite").exists()
+    assert not (styles_folder(app) / f"{MIX}.tflite").exists() and not (styles_folder(app) / f"{MIX}.tiles.tflite").exists()
+    assert not (styles_folder(app) / "candy.tiles.tflite").exists()  # bundled again without --tiles
 
 
 def test_mix_steps_need_two_style_images(demo_models: dict[str, Path], eval_style: Path, tmp_path: Path) -> None:
     web = ["--no-app", "--web", str(tmp_path / "web")]
     assert "at least two style images" in refused(str(eval_style / "candy.jpg"), "--mix-steps", "3", *web)
     assert "at least two style images" in refused(str(eval_style / "candy.jpg"), str(demo_models["onnx"]), "--mix-steps", "3", *web)
+    assert "--tiles exports norm-statistics files from style images" in refused(str(demo_models["onnx"]), "--tiles", *web)
     assert "N >= 2" in refused(str(eval_style / "candy.jpg"), str(eval_style / "mosaic.jpg"), "--mix-steps", "1", *web)
     assert not (tmp_path / "web" / "models" / MANIFEST).exists()

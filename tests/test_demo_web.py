@@ -26,6 +26,7 @@ from test_bundle import DEMO_APP, MIX, demo_models, mixed_bundle  # noqa: F401  
 from mobilestyle.controls.colors import preserve_colors_array
 from mobilestyle.controls.tiles import stylize_per_tile
 from mobilestyle.export import open_model
+from mobilestyle.export.norm_stats import NormStatsRunner, stylize_whole_photo
 from mobilestyle.images import center_crop_square, load_image
 
 WEB = DEMO_APP / "web"
@@ -247,3 +248,26 @@ def test_page_mix_slider_runs_the_bundled_mix(mixed_bundle: dict[str, Path], sha
         assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: the page's mix differs from Python by {diff}"
         _, unmixed = decode(record)
         assert float(np.abs(page_output - unmixed).mean()) > 5  # the slider changed the picture
+
+
+@pytest.mark.slow
+def test_page_tiles_with_norm_statistics(mixed_bundle: dict[str, Path], shared: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A bundle with --tiles: the page's whole-photo mode takes the statistics of the centre crop once and normalises
+    every tile with them; its output = stylize_whole_photo on the same file (ONNX and TFLite)."""
+    node = require_browser_stack()
+    photo = tmp_path / "wide.png"
+    load_image(shared / "data" / "eval" / "content" / "golden_gate.jpg").resize((700, 520)).save(photo)
+    command = [node, "e2e.mjs", "--models", str(mixed_bundle["models"]), "--photo", str(photo), "--out", str(tmp_path / "e2e")]
+    command += ["--style", "candy", "--runtimes", "onnx,tflite", "--threads", "1", "--runs", "1", "--tiles", "--chromium", str(CHROMIUM)]
+    run = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    rgb = np.asarray(load_image(photo), np.float32)
+    for record in json.loads((tmp_path / "e2e" / "result.json").read_text())["results"]:
+        assert record["tiled"] and record["tile_stats"] and "one set of norm statistics" in record["latency_text"]
+        page_input, page_output = decode(record)
+        assert np.array_equal(page_input, rgb.astype(np.uint8))
+        file = mixed_bundle["models"] / f"candy.tiles.{record['runtime']}"
+        diff = float(np.abs(page_output - stylize_whole_photo(NormStatsRunner(file), rgb, SIDE)).max())
+        assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: the page's tiles differ from Python by {diff}"
+        per_tile = stylize_per_tile(open_model(mixed_bundle["models"] / f"candy.{record['runtime']}", threads=1).run, rgb, SIDE)
+        assert float(np.abs(page_output - per_tile).mean()) > 5  # not the per-tile statistics

@@ -7,8 +7,8 @@
 import { centerCropSquare } from "./src/pil-resize.js";
 import { blend, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
 import { ladder, nearest, partners, pickable } from "./src/mixes.js";
-import { maxThreads, openRunner } from "./src/runtimes.js";
-import { runTiled } from "./src/tiles.js";
+import { maxThreads, openRunner, openStatsRunner } from "./src/runtimes.js";
+import { runTiled, statsTileRunner } from "./src/tiles.js";
 
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get("models") || "models/", location.href);
@@ -126,9 +126,22 @@ async function readPhoto(file) {
   return { rgb: rgbaToRgb(data), width: bitmap.width, height: bitmap.height };
 }
 
-function runOnce() {
-  if (state.tiled) return runTiled(state.runner, state.input, state.width, state.height, state.side);
-  return state.runner.run(toNhwc(state.input), state.side);
+/** The style's norm-statistics file for the chosen runtime (`mobilestyle bundle --tiles`), opened once; or null. */
+async function statsRunnerFor(style) {
+  const entry = (style.tiles || []).find((m) => m.format === $("runtime").value);
+  if (!entry) return null;
+  const key = `${style.name}.tiles.${entry.format}`;
+  if (!state.runners.has(key)) state.runners.set(key, await openStatsRunner(entry, modelsUrl, Number($("threads").value)));
+  return state.runners.get(key);
+}
+
+async function runOnce() {
+  if (!state.tiled) return state.runner.run(toNhwc(state.input), state.side);
+  const statsRunner = await statsRunnerFor(state.style);
+  state.tileStats = Boolean(statsRunner);
+  const { input, width, height, side } = { input: state.input, width: state.width, height: state.height, side: state.side };
+  const runTile = statsRunner ? await statsTileRunner(statsRunner, input, width, height, side) : (nhwc) => state.runner.run(nhwc, side);
+  return runTiled(runTile, input, width, height, side);
 }
 
 async function stylize() {
@@ -144,7 +157,8 @@ async function stylize() {
   state.lastMs = performance.now() - started;
   state.ranStyle = state.style.name;
   showResult();
-  const shape = `${state.width}×${state.height}${state.tiled ? ` in ${side}² tiles` : ""}`;
+  const tiles = state.tiled ? ` in ${side}² tiles${state.tileStats ? " (one set of norm statistics)" : " (each tile its own statistics)"}` : "";
+  const shape = `${state.width}×${state.height}${tiles}`;
   $("latency").textContent = `${state.style.name} · ${shape} · ${state.lastMs.toFixed(1)} ms (first run) · ${state.runner.label}`;
   $("bench").disabled = false;
   setStatus("done", "done");

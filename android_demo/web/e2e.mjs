@@ -62,6 +62,7 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
       width: window.demo.state.width,
       height: window.demo.state.height,
       tiled: window.demo.state.tiled,
+      tile_stats: Boolean(window.demo.state.tileStats),
       input_rgb_b64: window.demo.inputBase64(),
       output_nhwc_f32_b64: window.demo.outputBase64(),
       first_run_ms: window.demo.state.lastMs,

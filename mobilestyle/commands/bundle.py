@@ -61,6 +61,12 @@ from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
     help="Also bundle the N-1 mixes between every pair of the style images (hidden-space mixes at 1/N, 2/N, ...): "
     "the demos' mix slider steps through them. 0: no mixes.",
 )
+@click.option(
+    "--tiles",
+    is_flag=True,
+    help="Also bundle each exported style's norm-statistics file (NAME.tiles.tflite / .onnx, fp32): the demos' whole-photo "
+    "mode then normalises every tile with the statistics of one pass over the photo (docs/controls.md). Style images only.",
+)
 @click.option("--clean", is_flag=True, help="Drop styles bundled earlier (only files their manifest names are deleted).")
 @click.option(
     "--fixtures",
@@ -82,6 +88,7 @@ def command(
     precision: str,
     name: str | None,
     mix_steps: int,
+    tiles: bool,
     clean: bool,
     fixtures_dir: Path | None,
     no_progress: bool,
@@ -106,6 +113,8 @@ def command(
     model_paths, style_images = bundle.classify_inputs(inputs)
     if mix_steps == 1 or (mix_steps and len(style_images) < 2):
         raise MobilestyleError("--mix-steps N needs N >= 2 and at least two style images (mixes come from the meta network)")
+    if tiles and not style_images:
+        raise MobilestyleError("--tiles exports norm-statistics files from style images: give at least one STYLE.jpg")
     destinations = []
     if not no_app:
         destinations.append(bundle.Destination("app", bundle.app_assets_dir(app_dir), ("tflite",), clean))
@@ -124,6 +133,7 @@ def command(
             checkpoint=checkpoint,
             vgg_weights=vgg_weights,
             mix_steps=mix_steps,
+            tiles=tiles,
             progress=progress,
         )
     summary.update(result.to_dict())

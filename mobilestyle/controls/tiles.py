@@ -256,6 +256,8 @@ def stylize_tiled(
 def per_tile_starts(length: int, side: int, feather: int) -> list[int]:
     """The web demo's tile origins along one axis (src/tiles.js): first at 0, last at
     length - side, evenly spread so that neighbours overlap by at least ``feather`` px."""
+    if not 0 < feather < side:
+        raise ValueError(f"feather {feather} must be between 0 and the tile side {side}")
     if length <= side:
         return [0]
     n = -(-(length - feather) // (side - feather))

@@ -1,8 +1,17 @@
 // High-resolution photos by tiles: the whole photo in tiles of the model's fixed side, neighbours overlapping by at
-// least `feather` px and blended with linear ramps (weights normalised per pixel). Limitation: the exported files
-// normalise each tile with its own instance-norm statistics, so tone can drift from tile to tile (the ramps hide
-// the seams, not the drift); `mobilestyle stylize --tile` fixes the statistics for the whole photo instead.
+// least `feather` px and blended with linear ramps (weights normalised per pixel); Python reference:
+// stylize_per_tile in mobilestyle/controls/tiles.py. A plain exported file normalises each tile with its own
+// instance-norm statistics, so tone drifts from tile to tile; with a norm-statistics file (`mobilestyle bundle
+// --tiles`) `statsTileRunner` first takes the statistics of the photo's centre crop and normalises every tile with
+// them (Python reference: stylize_whole_photo in export/norm_stats.py).
+import { centerCropSquare } from "./pil-resize.js";
 import { toNhwc } from "./pixels.js";
+
+/** runTile for runTiled from a norm-statistics runner: pass 1 on the photo's centre crop, then every tile with it. */
+export async function statsTileRunner(statsRunner, rgb, width, height, side) {
+  const stats = await statsRunner.statistics(toNhwc(centerCropSquare(rgb, width, height, side)), side);
+  return (nhwc) => statsRunner.run(nhwc, side, stats);
+}
 
 /** Tile origins along one axis: first at 0, last at length - side, evenly spread, overlaps >= feather. */
 export function tileStarts(length, side, feather) {
@@ -16,8 +25,11 @@ export function ramp(side, feather) {
   return Float32Array.from({ length: side }, (_, i) => Math.min(1, (i + 0.5) / feather, (side - i - 0.5) / feather));
 }
 
-/** Stylizes RGB bytes (width x height, both >= side) tile by tile; returns NHWC float32 0..255 of the whole photo. */
-export async function runTiled(runner, rgb, width, height, side, feather = 64) {
+/**
+ * Stylizes RGB bytes (width x height, both >= side) tile by tile with `runTile(nhwc)` (a side² NHWC float tile in,
+ * the same size out); returns NHWC float32 0..255 of the whole photo.
+ */
+export async function runTiled(runTile, rgb, width, height, side, feather = 64) {
   const sum = new Float32Array(width * height * 3);
   const weights = new Float32Array(width * height);
   const weight = ramp(side, feather);
@@ -25,7 +37,7 @@ export async function runTiled(runner, rgb, width, height, side, feather = 64) {
   for (const y0 of tileStarts(height, side, feather)) {
     for (const x0 of tileStarts(width, side, feather)) {
       for (let y = 0; y < side; y++) tile.set(rgb.subarray(((y0 + y) * width + x0) * 3, ((y0 + y) * width + x0 + side) * 3), y * side * 3);
-      const out = await runner.run(toNhwc(tile), side);
+      const out = await runTile(toNhwc(tile));
       for (let y = 0; y < side; y++) {
         for (let x = 0; x < side; x++) {
           const w = weight[y] * weight[x];
