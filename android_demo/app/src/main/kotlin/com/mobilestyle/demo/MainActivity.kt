@@ -18,6 +18,7 @@ import android.widget.Switch
 import android.widget.TextView
 import android.widget.Toast
 import com.mobilestyle.demo.core.Blend
+import com.mobilestyle.demo.core.FixedStatsTiles
 import com.mobilestyle.demo.core.KeepColors
 import com.mobilestyle.demo.core.Mixes
 import com.mobilestyle.demo.core.Pixels
@@ -31,6 +32,8 @@ import java.util.concurrent.atomic.AtomicInteger
 /**
  * Pick or take a photo, pick a bundled style, mix it with a partner style along the bundled ladder, slide the
  * strength, keep the photo's colours or not, stylize the centre crop or the whole photo in tiles, save or share.
+ * Whole photos run through the style's norm-statistics file when the bundle has one (one set of instance-norm
+ * statistics from the centre crop, [FixedStatsTiles]), else through its model tile by tile (tone may vary).
  *
  * Inference runs on one background thread. Every change of style, mix step, photo, GPU or tiles switch makes one
  * [Request]; the worker serves only the newest one (older queued ones are skipped, a tile run in progress stops at
@@ -75,6 +78,8 @@ class MainActivity : Activity() {
     // Worker thread state.
     private var runner: StyleRunner? = null
     private var runnerKey: Pair<String, Boolean>? = null
+    private var tileRunner: TileStatsRunner? = null
+    private var tileRunnerKey: Pair<String, Boolean>? = null
     private var input: Input? = null
 
     /** What the screen asks for: the style whose model runs (the primary or a ladder point), the photo, how. */
@@ -150,7 +155,10 @@ class MainActivity : Activity() {
 
     override fun onDestroy() {
         generation.incrementAndGet() // stops a tile run at its next tile
-        worker.execute { runner?.close() }
+        worker.execute {
+            runner?.close()
+            tileRunner?.close()
+        }
         worker.shutdown()
         saver.shutdown()
         super.onDestroy()
@@ -262,12 +270,13 @@ class MainActivity : Activity() {
     private fun serve(request: Request, ticket: Int) {
         if (ticket != generation.get()) return // a newer request is queued behind this one
         try {
-            val styleRunner = runnerFor(request)
+            val fixedStats = request.tiled && catalog.tilesModel(request.style) != null
+            if (fixedStats) tileRunnerFor(request) else runnerFor(request) // opened before a photo is picked
             val uri = request.photo ?: return
             val done = if (request.tiled) {
-                stylizeWhole(uri, styleRunner, request.style.name, ticket)
+                stylizeWhole(uri, request, ticket)
             } else {
-                stylizeCrop(uri, styleRunner, request.style.name, null)
+                stylizeCrop(uri, runnerFor(request), request.style.name, null)
             }
             runOnUiThread { if (ticket == generation.get()) show(done) }
         } catch (e: CancellationException) {
@@ -296,6 +305,24 @@ class MainActivity : Activity() {
         return opened
     }
 
+    /** The style's norm-statistics file in the interpreter (only for styles that have one: [StyleCatalog.tilesModel]). */
+    private fun tileRunnerFor(request: Request): TileStatsRunner {
+        val key = request.style.name to request.gpu
+        tileRunner?.let { if (tileRunnerKey == key) return it }
+        tileRunner?.close()
+        tileRunner = null
+        tileRunnerKey = null
+        val threads = Runtime.getRuntime().availableProcessors().coerceIn(1, 4)
+        val model = catalog.tilesModel(request.style)!!
+        val opened = TileStatsRunner(assets, catalog.tilesModelPath(request.style)!!, model, request.gpu, threads)
+        tileRunner = opened
+        tileRunnerKey = key
+        if (opened.gpuRequestedButUnavailable) {
+            runOnUiThread { Toast.makeText(this, R.string.gpu_unavailable, Toast.LENGTH_LONG).show() }
+        }
+        return opened
+    }
+
     /** On the worker thread: the centre crop of the model's side (decoded once per photo and side), stylized in one run. */
     private fun stylizeCrop(uri: Uri, styleRunner: StyleRunner, name: String, note: String?): Stylized {
         val side = styleRunner.side(MAX_SIDE)
@@ -312,12 +339,17 @@ class MainActivity : Activity() {
     }
 
     /**
-     * On the worker thread: the whole photo (decoded once per photo, capped to [MAX_WHOLE_SIDE] px and the heap) through
-     * the model's fixed side in overlapping tiles with feathered seams ([Tiler]). A photo smaller than one tile gets
-     * the centre crop instead. Each tile is normalised with its own instance-norm statistics (see README).
+     * On the worker thread: the whole photo (decoded once per photo, capped to [MAX_WHOLE_SIDE] px and the heap) in
+     * overlapping tiles with feathered seams ([Tiler]). With the style's norm-statistics file ([TileStatsRunner]),
+     * every tile is normalised with the statistics of the photo's centre crop ([FixedStatsTiles]: one pass on the
+     * crop, then the tiles); without one, the model runs tile by tile, each tile with its own statistics (tone may
+     * vary between tiles, see README). A photo smaller than one tile gets the centre crop instead.
      */
-    private fun stylizeWhole(uri: Uri, styleRunner: StyleRunner, name: String, ticket: Int): Stylized {
-        val tile = styleRunner.side(MAX_SIDE)
+    private fun stylizeWhole(uri: Uri, request: Request, ticket: Int): Stylized {
+        val name = request.style.name
+        val statsRunner = if (catalog.tilesModel(request.style) != null) tileRunnerFor(request) else null
+        val styleRunner = if (statsRunner == null) runnerFor(request) else null
+        val tile = statsRunner?.side ?: styleRunner!!.side(MAX_SIDE)
         val photo = input?.takeIf { it.uri == uri && it.tiled } ?: run {
             input = null // let the previous photo go before decoding
             val maxPixels = Runtime.getRuntime().maxMemory() / 2 / BYTES_PER_WHOLE_PIXEL
@@ -331,7 +363,7 @@ class MainActivity : Activity() {
         }
         input = photo
         if (photo.width < tile || photo.height < tile) {
-            return stylizeCrop(uri, styleRunner, name, getString(R.string.tiles_too_small, photo.width, photo.height, tile))
+            return stylizeCrop(uri, runnerFor(request), name, getString(R.string.tiles_too_small, photo.width, photo.height, tile))
         }
         val margin = Tiler.marginFor(tile)
         val feather = Tiler.featherFor(tile)
@@ -340,28 +372,52 @@ class MainActivity : Activity() {
         var invokeMillis = 0.0
         var posted = 0L
         val started = SystemClock.elapsedRealtime()
+        fun checkCurrent() {
+            if (ticket != generation.get()) throw CancellationException("superseded")
+        }
+        fun tileDone(millis: Double) {
+            done++
+            invokeMillis += millis
+            val now = SystemClock.elapsedRealtime()
+            if (now - posted >= PROGRESS_EVERY_MS) {
+                posted = now
+                val text = getString(R.string.tiles_progress, name, done, count)
+                runOnUiThread { if (ticket == generation.get()) status.text = text }
+            }
+        }
+        // The float output (12 bytes a pixel) goes out of scope before the previews are made.
         val (plain, kept) = run {
-            val values = Tiler.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather) { window ->
-                if (ticket != generation.get()) throw CancellationException("superseded")
-                val (out, millis) = styleRunner.stylizeTensor(window, tile)
-                done++
-                invokeMillis += millis
-                val now = SystemClock.elapsedRealtime()
-                if (now - posted >= PROGRESS_EVERY_MS) {
-                    posted = now
-                    val text = getString(R.string.tiles_progress, name, done, count)
-                    runOnUiThread { if (ticket == generation.get()) status.text = text }
+            val values = if (statsRunner != null) {
+                FixedStatsTiles.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather, object : FixedStatsTiles.StatsModel {
+                    override fun statistics(window: FloatArray): FloatArray {
+                        checkCurrent()
+                        return statsRunner.statistics(window).first
+                    }
+
+                    override fun run(window: FloatArray, statistics: FloatArray): FloatArray {
+                        checkCurrent()
+                        val (out, millis) = statsRunner.stylize(window, statistics)
+                        tileDone(millis)
+                        return out
+                    }
+                })
+            } else {
+                Tiler.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather) { window ->
+                    checkCurrent()
+                    val (out, millis) = styleRunner!!.stylizeTensor(window, tile)
+                    tileDone(millis)
+                    out
                 }
-                out
             }
             Pixels.toArgb(values) to KeepColors.toArgb(photo.argb, values)
         }
         val wallMillis = SystemClock.elapsedRealtime() - started
         val (previewWidth, previewHeight) = Tiler.fit(photo.width, photo.height, PREVIEW_SIDE, Long.MAX_VALUE)
+        val accelerator = statsRunner?.accelerator ?: styleRunner!!.accelerator
+        val tone = if (statsRunner != null) getString(R.string.tiles_fixed_stats, tile) else getString(R.string.tiles_own_stats)
         val text = getString(
-            R.string.tiles_latency, name, photo.width, photo.height, count, tile, wallMillis, invokeMillis / count,
-            styleRunner.accelerator
-        ) + (photo.note?.let { "\n$it" } ?: "")
+            R.string.tiles_latency, name, photo.width, photo.height, count, tile, wallMillis, invokeMillis / count, accelerator
+        ) + "\n" + tone + (photo.note?.let { "\n$it" } ?: "")
         return Stylized(
             name, photo.width, photo.height, photo.argb, plain, kept, previewWidth, previewHeight,
             PhotoIo.scaled(photo.argb, photo.width, photo.height, previewWidth, previewHeight),

@@ -23,6 +23,16 @@ class StyleCatalog private constructor(private val assets: AssetManager, val man
 
     fun modelPath(style: StyleManifest.Style): String = "$FOLDER/${style.model("tflite")!!.file}"
 
+    /**
+     * The style's norm-statistics file (`mobilestyle bundle --tiles`: `NAME.tiles.tflite`), or null. Plain styles and
+     * mixes alike: a mix step has one when the bundle wrote one for that entry. Whole photos then run with one set of
+     * instance-norm statistics; without one, each tile is normalised with its own.
+     */
+    fun tilesModel(style: StyleManifest.Style): StyleManifest.TilesModel? = style.tilesModel("tflite")
+
+    /** The asset path of [tilesModel], or null. */
+    fun tilesModelPath(style: StyleManifest.Style): String? = tilesModel(style)?.let { "$FOLDER/${it.file}" }
+
     companion object {
         const val FOLDER = "styles"
 

@@ -15,28 +15,14 @@ import org.tensorflow.lite.gpu.CompatibilityList
 import org.tensorflow.lite.gpu.GpuDelegate
 
 /**
- * One bundled style in the LiteRT Interpreter: the model is memory-mapped from the APK (stored uncompressed,
- * see app/build.gradle.kts), runs on XNNPACK or, when asked and supported, the GPU delegate. Input and output
- * are NHWC float32 RGB on 0..255; each static size is its own signature `size_<H>x<W>`.
+ * One bundled style in the LiteRT Interpreter ([LiteRtModel]: memory-mapped, XNNPACK or the GPU delegate). Input and
+ * output are NHWC float32 RGB on 0..255; each static size is its own signature `size_<H>x<W>`.
  */
 class StyleRunner(assets: AssetManager, path: String, private val model: StyleManifest.Model, wantGpu: Boolean, threads: Int) : Closeable {
-    private val gpuDelegate: GpuDelegate?
-    private val interpreter: Interpreter
-    val accelerator: String
-
-    init {
-        val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true)
-        val compatibility = CompatibilityList()
-        gpuDelegate = if (wantGpu && compatibility.isDelegateSupportedOnThisDevice) {
-            GpuDelegate(compatibility.bestOptionsForThisDevice).also { options.addDelegate(it) }
-        } else {
-            null
-        }
-        accelerator = if (gpuDelegate != null) "GPU delegate" else "XNNPACK, $threads threads"
-        interpreter = Interpreter(mapAsset(assets, path), options)
-    }
-
-    val gpuRequestedButUnavailable: Boolean = wantGpu && gpuDelegate == null
+    private val opened = LiteRtModel(assets, path, wantGpu, threads)
+    private val interpreter = opened.interpreter
+    val accelerator: String = opened.accelerator
+    val gpuRequestedButUnavailable: Boolean = opened.gpuRequestedButUnavailable
 
     /** Square side this model runs closest to (not above) [maxSide]. */
     fun side(maxSide: Int): Int = model.squareSide(maxSide)
@@ -76,6 +62,38 @@ class StyleRunner(assets: AssetManager, path: String, private val model: StyleMa
         outputBuffer.asFloatBuffer().get(values)
         return values to millis
     }
+
+    override fun close() = opened.close()
+}
+
+/**
+ * A bundled .tflite file in the LiteRT Interpreter: memory-mapped from the APK (stored uncompressed, see
+ * app/build.gradle.kts), run on XNNPACK or, when asked and supported, the GPU delegate. Shared by [StyleRunner]
+ * (the style's model) and [TileStatsRunner] (its norm-statistics file).
+ */
+class LiteRtModel(assets: AssetManager, path: String, wantGpu: Boolean, threads: Int) : Closeable {
+    private val gpuDelegate: GpuDelegate?
+    val interpreter: Interpreter
+    val accelerator: String
+
+    init {
+        val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true)
+        val compatibility = CompatibilityList()
+        gpuDelegate = if (wantGpu && compatibility.isDelegateSupportedOnThisDevice) {
+            GpuDelegate(compatibility.bestOptionsForThisDevice).also { options.addDelegate(it) }
+        } else {
+            null
+        }
+        accelerator = if (gpuDelegate != null) "GPU delegate" else "XNNPACK, $threads threads"
+        interpreter = try {
+            Interpreter(mapAsset(assets, path), options)
+        } catch (e: RuntimeException) {
+            gpuDelegate?.close()
+            throw e
+        }
+    }
+
+    val gpuRequestedButUnavailable: Boolean = wantGpu && gpuDelegate == null
 
     override fun close() {
         interpreter.close()

@@ -14,6 +14,11 @@ import java.util.regex.Pattern;
  * <p>A style may be a mix of two others ({@code mobilestyle bundle --mix-steps N}): an ordinary entry with one more
  * field, {@code "mix": {"styles": ["starry_night", "candy"], "weight": 0.25}}, the weight being the second style's
  * share. {@link Mixes} turns those entries into the app's ladders.
+ *
+ * <p>A style may also list {@code "tiles"} ({@code mobilestyle bundle --tiles}): norm-statistics files
+ * (export/norm_stats.py), model entries with four more fields, {@code "norm_stats_length": K,
+ * "norm_stats_input": "norm_stats", "use_given_input": "use_given", "norm_stats_output": "own_norm_stats"}. They run
+ * whole photos in tiles with one set of instance-norm statistics ({@link FixedStatsTiles}).
  */
 public final class StyleManifest {
     public static final int SCHEMA = 1;
@@ -27,7 +32,7 @@ public final class StyleManifest {
     }
 
     /** One model file of a style. */
-    public static final class Model {
+    public static class Model {
         public final String file;
         public final String format;
         public final long bytes;
@@ -75,6 +80,34 @@ public final class StyleManifest {
         }
     }
 
+    /**
+     * One norm-statistics file of a style (an entry of its "tiles" list): inputs {@link #inputName} (the image),
+     * {@link #normStatsInput} (1 x {@link #normStatsLength} float32) and {@link #useGivenInput} (1 x 1: 0 or 1);
+     * outputs {@link #outputName} (the image) and {@link #normStatsOutput} (1 x {@link #normStatsLength}).
+     * Pass 1 ({@code use_given} 0) gives a picture's own statistics, pass 2 ({@code use_given} 1) normalises a tile
+     * with the statistics given.
+     */
+    public static final class TilesModel extends Model {
+        public final String inputName;
+        public final String outputName;
+        /** K: every instance norm's channel means, then its channel variances, in order (832 for the 8-base net). */
+        public final int normStatsLength;
+        public final String normStatsInput;
+        public final String useGivenInput;
+        public final String normStatsOutput;
+
+        TilesModel(Model model, String inputName, String outputName, int normStatsLength, String normStatsInput,
+                String useGivenInput, String normStatsOutput) {
+            super(model.file, model.format, model.bytes, model.sha256, model.sizes, model.layout, model.precision);
+            this.inputName = inputName;
+            this.outputName = outputName;
+            this.normStatsLength = normStatsLength;
+            this.normStatsInput = normStatsInput;
+            this.useGivenInput = useGivenInput;
+            this.normStatsOutput = normStatsOutput;
+        }
+    }
+
     /** The "mix" field of a mixed style: two other styles and the second one's share (0 < weight < 1). */
     public static final class Mix {
         /** The two styles' names, distinct plain names (the first has share {@code 1 - weight}). */
@@ -104,18 +137,33 @@ public final class StyleManifest {
         }
     }
 
-    /** One style: name, thumbnail file, models by format, and the mix it is (null for a plain style). */
+    /**
+     * One style: name, thumbnail file, models by format, its norm-statistics files by format (empty without
+     * {@code --tiles}) and the mix it is (null for a plain style).
+     */
     public static final class Style {
         public final String name;
         public final String thumbnail;
         public final List<Model> models;
+        public final List<TilesModel> tiles;
         public final Mix mix;
 
-        Style(String name, String thumbnail, List<Model> models, Mix mix) {
+        Style(String name, String thumbnail, List<Model> models, List<TilesModel> tiles, Mix mix) {
             this.name = name;
             this.thumbnail = thumbnail;
             this.models = Collections.unmodifiableList(models);
+            this.tiles = Collections.unmodifiableList(tiles);
             this.mix = mix;
+        }
+
+        /** The norm-statistics file of a format ("tflite", "onnx"), or null (a bundle made without --tiles). */
+        public TilesModel tilesModel(String format) {
+            for (TilesModel m : tiles) {
+                if (m.format.equals(format)) {
+                    return m;
+                }
+            }
+            return null;
         }
 
         /** The model of a format ("tflite", "onnx"), or null. */
@@ -166,8 +214,18 @@ public final class StyleManifest {
         if (models.isEmpty()) {
             throw new IllegalArgumentException("style " + name + " lists no model");
         }
+        List<TilesModel> tiles = new ArrayList<>();
+        if (obj.containsKey("tiles")) {
+            for (Object item : Json.array(obj.get("tiles"), "style " + name + ": tiles")) {
+                TilesModel model = parseTilesModel(name, Json.object(item, "style " + name + ": tiles entry"));
+                if (tiles.stream().anyMatch(m -> m.format.equals(model.format))) {
+                    throw new IllegalArgumentException("style " + name + " lists two " + model.format + " tiles files");
+                }
+                tiles.add(model);
+            }
+        }
         Mix mix = obj.containsKey("mix") ? parseMix(name, obj.get("mix")) : null;
-        return new Style(name, thumbnail, models, mix);
+        return new Style(name, thumbnail, models, tiles, mix);
     }
 
     /** A style's "mix" field: exactly two distinct plain names and a finite weight strictly between 0 and 1. */
@@ -226,6 +284,50 @@ public final class StyleManifest {
         }
         String precision = Json.string(obj.get("precision"), file + ".precision");
         return new Model(file, format, bytes, sha, sizes, layout, precision);
+    }
+
+    /**
+     * One entry of a style's "tiles" list: a model entry (validated as one) plus the norm-statistics fields. A TFLite
+     * file must serve a square size (its one signature {@code size_<S>x<S>}); the five tensor names are non-empty and
+     * the inputs (and outputs) distinct.
+     */
+    static TilesModel parseTilesModel(String style, Map<String, Object> obj) {
+        Model model = parseModel(style, obj);
+        String where = "style " + style + ": tiles file " + model.file;
+        if (model.format.equals("tflite") && model.sizes.stream().noneMatch(hw -> hw[0] == hw[1])) {
+            throw new IllegalArgumentException(where + " serves no square size (it has one signature size_<S>x<S>)");
+        }
+        if (!obj.containsKey("norm_stats_length")) {
+            throw new IllegalArgumentException(where + ": norm_stats_length is missing");
+        }
+        long length = Json.integer(obj.get("norm_stats_length"), where + ": norm_stats_length");
+        if (length < 1 || length > Integer.MAX_VALUE / 4) {
+            throw new IllegalArgumentException(where + ": norm_stats_length must be a positive integer, not " + length);
+        }
+        String input = tensorName(obj, "input_name", where);
+        String output = tensorName(obj, "output_name", where);
+        String statsInput = tensorName(obj, "norm_stats_input", where);
+        String useInput = tensorName(obj, "use_given_input", where);
+        String statsOutput = tensorName(obj, "norm_stats_output", where);
+        if (input.equals(statsInput) || input.equals(useInput) || statsInput.equals(useInput)) {
+            throw new IllegalArgumentException(where + ": input_name, norm_stats_input and use_given_input must differ, not "
+                    + input + ", " + statsInput + ", " + useInput);
+        }
+        if (output.equals(statsOutput)) {
+            throw new IllegalArgumentException(where + ": output_name and norm_stats_output must differ, not " + output + " twice");
+        }
+        return new TilesModel(model, input, output, (int) length, statsInput, useInput, statsOutput);
+    }
+
+    private static String tensorName(Map<String, Object> obj, String key, String where) {
+        if (!obj.containsKey(key)) {
+            throw new IllegalArgumentException(where + ": " + key + " is missing");
+        }
+        String name = Json.string(obj.get(key), where + ": " + key);
+        if (name.trim().isEmpty()) {
+            throw new IllegalArgumentException(where + ": " + key + " must not be empty");
+        }
+        return name;
     }
 
     /** A file name inside the styles folder: no separators, no leading dot (so never "." or ".."). */

@@ -17,7 +17,8 @@ import java.util.TreeSet;
  * <p>Difference from {@code mobilestyle stylize --tile}: Python fixes every instance norm's statistics from one
  * downscaled pass over the whole photo, so tiles agree in tone. An exported file normalises each tile with that
  * tile's own instance-norm statistics, so tiles of different content can differ in tone; the feathered overlap hides
- * the seams but not the difference.
+ * the seams but not the difference. A norm-statistics file ({@code mobilestyle bundle --tiles}) fixes that:
+ * {@link FixedStatsTiles} runs this plan with the statistics of the photo's centre crop.
  */
 public final class Tiler {
     public static final int DEFAULT_MARGIN = 64;

@@ -58,6 +58,99 @@ public class StyleManifestTest {
         expectRefused(GOOD + "x");
     }
 
+    private static final String TILES_ENTRY = "{\"file\": \"candy.tiles.tflite\", \"format\": \"tflite\", \"bytes\": 706456, "
+            + "\"sha256\": \"" + SHA + "\", \"sizes\": [[256, 256]], \"layout\": \"NHWC\", \"value_range\": [0, 255], "
+            + "\"precision\": \"fp32\", \"input_name\": \"image\", \"output_name\": \"stylized\", "
+            + "\"signatures\": {\"256x256\": \"size_256x256\"}, \"norm_stats_length\": 832, "
+            + "\"norm_stats_input\": \"norm_stats\", \"use_given_input\": \"use_given\", \"norm_stats_output\": \"own_norm_stats\"}";
+
+    /** GOOD with a "tiles" list (raw JSON) on its style. */
+    private static String withTiles(String tiles) {
+        return GOOD.replace("\"style_sha256\": null,", "\"style_sha256\": null, \"tiles\": " + tiles + ",");
+    }
+
+    /** GOOD with TILES_ENTRY changed by one replacement. */
+    private static String withTilesEntry(String from, String to) {
+        assertTrue(from, TILES_ENTRY.contains(from));
+        return withTiles("[" + TILES_ENTRY.replace(from, to) + "]");
+    }
+
+    @Test
+    public void parsesTilesFiles() {
+        StyleManifest.Style plain = StyleManifest.parse(GOOD).styles.get(0);
+        assertTrue(plain.tiles.isEmpty());
+        assertNull(plain.tilesModel("tflite"));
+        StyleManifest.Style style = StyleManifest.parse(withTiles("[" + TILES_ENTRY + "]")).styles.get(0);
+        assertEquals(1, style.tiles.size());
+        StyleManifest.TilesModel tiles = style.tilesModel("tflite");
+        assertNotNull(tiles);
+        assertNull(style.tilesModel("onnx"));
+        assertEquals("candy.tiles.tflite", tiles.file);
+        assertEquals(706456L, tiles.bytes);
+        assertEquals(SHA, tiles.sha256);
+        assertEquals(256, tiles.squareSide(512));
+        assertEquals("NHWC", tiles.layout);
+        assertEquals("fp32", tiles.precision);
+        assertEquals("image", tiles.inputName);
+        assertEquals("stylized", tiles.outputName);
+        assertEquals(832, tiles.normStatsLength);
+        assertEquals("norm_stats", tiles.normStatsInput);
+        assertEquals("use_given", tiles.useGivenInput);
+        assertEquals("own_norm_stats", tiles.normStatsOutput);
+        assertEquals("candy.tflite", style.model("tflite").file); // the plain model is untouched
+        assertEquals(1, style.models.size());
+        // an ONNX tiles file next to it (dynamic sizes, NCHW)
+        String onnx = TILES_ENTRY.replace("candy.tiles.tflite", "candy.tiles.onnx").replace("\"tflite\"", "\"onnx\"")
+                .replace("[[256, 256]]", "\"dynamic\"").replace("NHWC", "NCHW");
+        StyleManifest.Style both = StyleManifest.parse(withTiles("[" + TILES_ENTRY + ", " + onnx + "]")).styles.get(0);
+        assertEquals("candy.tiles.onnx", both.tilesModel("onnx").file);
+        assertTrue(both.tilesModel("onnx").sizes.isEmpty());
+        assertEquals("candy.tiles.tflite", both.tilesModel("tflite").file);
+        // an empty list is a bundle without tiles files
+        assertTrue(StyleManifest.parse(withTiles("[]")).styles.get(0).tiles.isEmpty());
+    }
+
+    @Test
+    public void refusesBadTilesFiles() {
+        String[][] cases = {
+            {"\"candy.tiles.tflite\"", "\"../candy.tiles.tflite\"", "would leave the styles folder"},
+            {"\"candy.tiles.tflite\"", "\".tiles.tflite\"", "would leave the styles folder"},
+            {"\"NHWC\"", "\"NCHW\"", "must be NHWC"},
+            {"[0, 255]", "[0, 1]", "value range must be [0, 255]"},
+            {"[[256, 256]]", "[[254, 254]]", "multiples of 4"},
+            {"[[256, 256]]", "[]", "lists no size"},
+            {"[[256, 256]]", "[[256, 512]]", "serves no square size"},
+            {"\"sha256\": \"" + SHA + "\"", "\"sha256\": \"" + SHA.toUpperCase() + "\"", "64 hex digits"},
+            {"\"sha256\": \"" + SHA + "\"", "\"sha256\": \"abc\"", "64 hex digits"},
+            {"\"bytes\": 706456", "\"bytes\": \"706456\"", "bytes must be a number"},
+            {"\"norm_stats_length\": 832", "\"norm_stats_length\": 0", "norm_stats_length must be a positive integer"},
+            {"\"norm_stats_length\": 832", "\"norm_stats_length\": -832", "norm_stats_length must be a positive integer"},
+            {"\"norm_stats_length\": 832", "\"norm_stats_length\": 832.5", "norm_stats_length must be an integer"},
+            {"\"norm_stats_length\": 832", "\"norm_stats_length\": \"832\"", "norm_stats_length must be a number"},
+            {"\"norm_stats_length\": 832, ", "", "norm_stats_length is missing"},
+            {"\"norm_stats_input\": \"norm_stats\"", "\"norm_stats_input\": \"\"", "norm_stats_input must not be empty"},
+            {"\"norm_stats_input\": \"norm_stats\", ", "", "norm_stats_input is missing"},
+            {"\"use_given_input\": \"use_given\"", "\"use_given_input\": \" \"", "use_given_input must not be empty"},
+            {"\"use_given_input\": \"use_given\"", "\"use_given_input\": 1", "use_given_input must be a string"},
+            {"\"norm_stats_output\": \"own_norm_stats\"", "\"norm_stats_output\": \"\"", "norm_stats_output must not be empty"},
+            {", \"norm_stats_output\": \"own_norm_stats\"", "", "norm_stats_output is missing"},
+            {"\"input_name\": \"image\", ", "", "input_name is missing"},
+            {"\"output_name\": \"stylized\"", "\"output_name\": \"\"", "output_name must not be empty"},
+            {"\"use_given_input\": \"use_given\"", "\"use_given_input\": \"norm_stats\"", "must differ"},
+            {"\"norm_stats_output\": \"own_norm_stats\"", "\"norm_stats_output\": \"stylized\"", "must differ"},
+        };
+        for (String[] c : cases) {
+            String message = expectRefused(withTilesEntry(c[0], c[1]));
+            assertTrue(c[1] + ": " + message, message.contains(c[2]));
+        }
+        String message = expectRefused(withTiles("{\"file\": \"candy.tiles.tflite\"}"));
+        assertTrue(message, message.contains("candy: tiles must be an array"));
+        message = expectRefused(withTiles("[\"candy.tiles.tflite\"]"));
+        assertTrue(message, message.contains("must be an object"));
+        message = expectRefused(withTiles("[" + TILES_ENTRY + ", " + TILES_ENTRY + "]"));
+        assertTrue(message, message.contains("two tflite tiles files"));
+    }
+
     /** GOOD with a "mix" field (raw JSON) on its style. */
     private static String withMix(String mix) {
         return GOOD.replace("\"style_sha256\": null,", "\"style_sha256\": null, \"mix\": " + mix + ",");
@@ -124,10 +217,19 @@ public class StyleManifestTest {
         assertTrue("bundle has styles", !manifest.styles.isEmpty());
         for (StyleManifest.Style style : manifest.styles) {
             assertTrue(Files.isRegularFile(manifestPath.resolveSibling(style.thumbnail)));
-            for (StyleManifest.Model model : style.models) {
+            List<StyleManifest.Model> files = new java.util.ArrayList<>(style.models);
+            files.addAll(style.tiles); // a bundle made with --tiles: its norm-statistics files too
+            for (StyleManifest.Model model : files) {
                 Path file = manifestPath.resolveSibling(model.file);
+                assertTrue(model.file + " exists", Files.isRegularFile(file));
                 assertEquals(model.file + " bytes", model.bytes, Files.size(file));
                 assertEquals(model.file + " sha256", model.sha256, sha256(file));
+            }
+            for (StyleManifest.TilesModel tiles : style.tiles) {
+                assertTrue(tiles.file + " is a norm-statistics file", tiles.normStatsLength > 0);
+                if (tiles.format.equals("tflite")) {
+                    assertTrue(tiles.file + " serves a square tile", tiles.squareSide(Integer.MAX_VALUE) >= 4);
+                }
             }
         }
         // A bundle made with --mix-steps: every ladder runs from the picked style to its partner through bundled styles.
