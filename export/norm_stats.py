@@ -9,7 +9,8 @@ levels from the full frame). ``NAME.tiles.onnx`` / ``NAME.tiles.tflite`` hold th
 
 Pass 1: the photo's centre crop at the file's side (the crop the demos already make) with ``use_given`` 0 gives
 the statistics; pass 2: every tile with those statistics and ``use_given`` 1. ``stylize_whole_photo`` is that plan
-in Python, the reference the web demo (src/tiles.js) and the Java core's ``Tiler`` are tested against. fp32 only.
+in Python (tiles with 64 px of context, as the Java core's ``Tiler``), the reference the web demo (src/tiles.js) is
+tested against. fp32 only.
 TFLite files have one static signature ``size_<S>x<S>``; ONNX files take any H and W (multiples of 4).
 """
 
@@ -29,7 +30,7 @@ from PIL import Image
 from torch import nn
 
 from mobilestyle.atomic import atomic_path, ensure_writable_dir
-from mobilestyle.controls.tiles import stylize_per_tile
+from mobilestyle.controls.tiles import feather_for, margin_for, stylize_windows
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export.api import ArtifactRecord, _architecture, _size_on_disk
 from mobilestyle.export.graph import GRAPH_VERSION, ExportGraph, NormStatsGraph
@@ -180,13 +181,19 @@ class NormStatsRunner:
         return self.run_both(rgb, stats, 1.0)[0]
 
 
-def stylize_whole_photo(runner: NormStatsRunner, rgb: np.ndarray, side: int, feather: int = 64) -> np.ndarray:
+def stylize_whole_photo(
+    runner: NormStatsRunner, rgb: np.ndarray, side: int, margin: int | None = None, feather: int | None = None
+) -> np.ndarray:
     """The demos' whole-photo plan with one set of statistics: pass 1 on the photo's centre crop at ``side``
-    (mobilestyle.images.center_crop_square), pass 2 on the tiles of stylize_per_tile (``side``² tiles, ``feather``
-    px ramps). HxWx3 uint8-valued in, float HxWx3 out."""
+    (mobilestyle.images.center_crop_square), pass 2 on ``side``² windows around cores of ``side - 2 margin`` px
+    (controls.tiles.stylize_windows, the Java core's Tiler plan; margin and feather by default as the Java core's
+    marginFor / featherFor: 64 and 32 px at 256). HxWx3 uint8-valued in, float HxWx3 out; with
+    sides that are multiples of 4 this is the whole photo normalised with the crop's statistics."""
     crop = center_crop_square(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB"), side)
     stats = runner.statistics(np.asarray(crop, np.float32))
-    return stylize_per_tile(lambda tile: runner.run(tile, stats), rgb, side, feather)
+    margin = margin_for(side) if margin is None else margin
+    feather = feather_for(side) if feather is None else feather
+    return stylize_windows(lambda window: runner.run(window, stats), rgb, side, margin, feather)
 
 
 @dataclass

@@ -74,20 +74,21 @@ def test_exported_files_run_both_passes_like_pytorch(tmp_path: Path, tmp_path_fa
 
 @pytest.mark.slow
 def test_whole_photo_plan_uses_the_centre_crop_statistics(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """stylize_whole_photo (the demos' reference) = the per-tile plan of the fixed-statistics net, statistics from
-    the centre crop; and it differs from every tile keeping its own statistics."""
-    net = random_net(seed=2)
+    """stylize_whole_photo (the demos' reference) = the whole photo through the net with the centre crop's
+    statistics (256² windows with 64 px of context cover the receptive field), and not every tile on its own."""
+    net, side = random_net(seed=2), 256
     cache = TemplateCache(graph_cache(tmp_path_factory))
     (record,) = export_tiles(net, formats=["onnx"], size=SIDE, out_dir=tmp_path, name="gamma", cache=cache)
+    runner = NormStatsRunner(Path(record.path))  # ONNX: any side, so the 256² plan runs on a file exported at 64
     rng = np.random.default_rng(1)
-    photo = np.clip(rng.normal(128, 60, (120, 176, 3)), 0, 255).astype(np.uint8).astype(np.float32)
-    page = stylize_whole_photo(NormStatsRunner(Path(record.path)), photo, SIDE, feather=16)
-    crop = np.asarray(center_crop_square(Image.fromarray(photo.astype(np.uint8)), SIDE), np.float32)
-    fixed = fixed_norm_net(net, norm_statistics(net, nchw(crop)))
+    photo = np.clip(rng.normal(128, 60, (320, 448, 3)), 0, 255).astype(np.uint8).astype(np.float32)
+    page = stylize_whole_photo(runner, photo, side)
+    crop = np.asarray(center_crop_square(Image.fromarray(photo.astype(np.uint8)), side), np.float32)
     with torch.no_grad():
-        expected = stylize_per_tile(lambda t: fixed(nchw(t))[0].permute(1, 2, 0).numpy(), photo, SIDE, feather=16)
-        per_tile = stylize_per_tile(lambda t: net(nchw(t))[0].permute(1, 2, 0).numpy(), photo, SIDE, feather=16)
+        expected = fixed_norm_net(net, norm_statistics(net, nchw(crop)))(nchw(photo))[0].permute(1, 2, 0).numpy()
+        per_tile = stylize_per_tile(lambda t: net(nchw(t))[0].permute(1, 2, 0).numpy(), photo, side)
     assert float(np.abs(page - expected).max()) < 2e-3
+    assert float(np.abs(page - runner.run(photo, runner.statistics(crop))).max()) < 2e-3  # the file on the whole photo
     assert float(np.abs(page - per_tile).mean()) > 0.5
 
 

@@ -8,7 +8,7 @@ import { centerCropSquare } from "./src/pil-resize.js";
 import { blend, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
 import { ladder, nearest, partners, pickable } from "./src/mixes.js";
 import { maxThreads, openRunner, openStatsRunner } from "./src/runtimes.js";
-import { runTiled, statsTileRunner } from "./src/tiles.js";
+import { runTiled, runWindows, statsTileRunner } from "./src/tiles.js";
 
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get("models") || "models/", location.href);
@@ -140,8 +140,8 @@ async function runOnce() {
   const statsRunner = await statsRunnerFor(state.style);
   state.tileStats = Boolean(statsRunner);
   const { input, width, height, side } = { input: state.input, width: state.width, height: state.height, side: state.side };
-  const runTile = statsRunner ? await statsTileRunner(statsRunner, input, width, height, side) : (nhwc) => state.runner.run(nhwc, side);
-  return runTiled(runTile, input, width, height, side);
+  if (!statsRunner) return runTiled((nhwc) => state.runner.run(nhwc, side), input, width, height, side);
+  return runWindows(await statsTileRunner(statsRunner, input, width, height, side), input, width, height, side);
 }
 
 async function stylize() {

@@ -278,3 +278,41 @@ def stylize_per_tile(run: Callable[[np.ndarray], np.ndarray], rgb: np.ndarray, s
             total[y : y + side, x : x + side] += weight * run(np.ascontiguousarray(rgb[y : y + side, x : x + side], np.float32))
             weights[y : y + side, x : x + side] += weight
     return total / weights
+
+
+def feather_for(tile: int) -> int:
+    """The demos' feather for a file of side ``tile``: DEFAULT_FEATHER, less under 128 px (the Java Tiler's featherFor)."""
+    return max(4, min(DEFAULT_FEATHER, tile // 16 * 4))
+
+
+def margin_for(tile: int) -> int:
+    """The demos' context margin for a file of side ``tile``: DEFAULT_MARGIN, less where the core would drop under
+    max(2 feather, 16) px (the Java Tiler's marginFor)."""
+    min_core = max(2 * feather_for(tile), 16)
+    return max(0, min(DEFAULT_MARGIN, (tile - min_core) // 2 // 4 * 4))
+
+
+def window_start(core_start: int, length: int, tile: int, margin: int) -> int:
+    """First row (column) of the ``tile``-wide window around a core starting at ``core_start``, inside the photo."""
+    return min(max(0, core_start - margin), length - tile)
+
+
+def stylize_windows(
+    run: Callable[[np.ndarray], np.ndarray], rgb: np.ndarray, tile: int, margin: int = DEFAULT_MARGIN, feather: int = DEFAULT_FEATHER
+) -> np.ndarray:
+    """The tile plan of ``stylize_tiled`` for a file of fixed side ``tile`` (the Java core's Tiler, the web demo with
+    a norm-statistics file): cores of ``tile - 2 margin`` px blended as in ``stylize_tiled``, each read from a
+    ``tile``² window (edge windows shifted inwards). With fixed statistics and ``margin`` >= 60 px the result is the
+    full frame's. HxWx3 in (both sides >= ``tile``), float HxWx3 out."""
+    height, width = rgb.shape[:2]
+    if min(height, width) < tile or tile - 2 * margin < max(2 * feather, 16):
+        raise ValueError(f"a {height}x{width} photo, tile {tile}, margin {margin}, feather {feather}: no plan")
+    out = np.zeros(rgb.shape, np.float64)
+    total = np.zeros((height, width, 1), np.float64)
+    for y, h, wy, x, w, wx in _tiles(height, width, tile - 2 * margin, feather):
+        top, left = window_start(y, height, tile, margin), window_start(x, width, tile, margin)
+        result = run(np.ascontiguousarray(rgb[top : top + tile, left : left + tile], np.float32))
+        weight = (wy[:, None] * wx[None, :])[..., None]
+        out[y : y + h, x : x + w] += weight * result[y - top : y - top + h, x - left : x - left + w]
+        total[y : y + h, x : x + w] += weight
+    return (out / total).astype(np.float32)
