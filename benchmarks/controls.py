@@ -32,7 +32,15 @@ from mobilestyle.controls.colors import PreserveColors, ycbcr
 from mobilestyle.controls.mixing import mix_nets
 from mobilestyle.controls.noise import random_net
 from mobilestyle.controls.refine import refine_net, refine_settings
-from mobilestyle.controls.tiles import stylize_per_tile, stylize_tiled
+from mobilestyle.controls.tiles import (
+    feather_for,
+    fixed_norm_net,
+    margin_for,
+    norm_statistics,
+    stylize_per_tile,
+    stylize_tiled,
+    stylize_windows,
+)
 from mobilestyle.data import list_images
 from mobilestyle.evaluation import Scorer
 from mobilestyle.export import export, open_model
@@ -343,10 +351,10 @@ def part_tiles(ctx: Context) -> dict:
 
 
 def part_demo_tiles(ctx: Context, side: int = 256) -> dict:
-    """The demos' whole-photo mode (web src/tiles.js: tiles of the file's 256² side, each normalised with its own
-    instance-norm statistics) against the full frame, next to what fixed statistics from one pass on the photo
-    downscaled to the file's side would give (``stylize_tiled(stats_side=256)``: what a file with norm-statistics
-    inputs would allow)."""
+    """The demos' whole-photo mode against the full frame: plain files (web src/tiles.js: every 256² tile normalised
+    with its own instance-norm statistics), norm-statistics files (bundle --tiles: the centre crop's statistics for
+    every tile, 64 px of context; computed here with the same net in PyTorch), and for reference fixed statistics
+    from one pass over the whole photo downscaled to 256 px (``stylize_tiled(stats_side=256)``)."""
     rows = []
     for style in ("candy.jpg", "starry_night.jpg", "mosaic.jpg"):
         net = ctx.model.emit(ctx.stats(style))
@@ -355,8 +363,16 @@ def part_demo_tiles(ctx: Context, side: int = 256) -> dict:
             with torch.no_grad():
                 full = net(_nchw(rgb))[0].permute(1, 2, 0).numpy()
             per_tile = stylize_per_tile(functools.partial(_run_hwc, net), rgb, side)
+            crop = np.asarray(center_crop_square(_image(rgb), side), np.float32)
+            crop_net = fixed_norm_net(net, norm_statistics(net, _nchw(crop)))  # what a norm-statistics file computes
+            with_file = stylize_windows(functools.partial(_run_hwc, crop_net), rgb, side, margin_for(side), feather_for(side))
             fixed = stylize_tiled(net, rgb, 512, stats_side=side)
-            for plan, out in ((f"per tile ({side}² tiles, the demos)", per_tile), (f"fixed, from a {side} px pass", fixed)):
+            plans = (
+                (f"per tile ({side}² tiles, plain files)", per_tile),
+                (f"centre-crop statistics ({side}² tiles, bundle --tiles)", with_file),
+                (f"fixed, from a {side} px pass over the whole photo", fixed),
+            )
+            for plan, out in plans:
                 diff = np.abs(out - full)
                 rows.append({"style": style, "size": f"{width}x{height}", "statistics": plan, "mean_abs": float(diff.mean())})
     return {"side": side, "photo": "newyork.jpg upscaled (bicubic)", "rows": rows}
