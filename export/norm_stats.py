@@ -222,19 +222,20 @@ def _errors(runner: Any, reference: _Reference, pictures: tuple[np.ndarray, np.n
     return worst, stats_error, bool(np.isfinite(image_1).all() and np.isfinite(image_2).all() and np.isfinite(stats).all())
 
 
-def verify_tiles_file(path: Path, fmt: str, reference: NormStatsGraph, side: int) -> float:
+def verify_tiles_file(path: Path, fmt: str, reference: NormStatsGraph, side: int) -> tuple[float, str]:
     """Both passes against PyTorch at ``side`` (statistics of one picture, then another picture with them); held to
     the fp32 limit of every export (verify.py: against float64, 1e-3 or twice PyTorch fp32's own error) and
-    STATS_RTOL. Returns the worst image error."""
+    STATS_RTOL. Returns the worst image error and what it was measured against."""
     pictures = (parity_image(side, side), parity_image(side, side, seed=11)[::-1].copy())
     runner = NormStatsRunner(path, fmt=fmt)
     worst, stats_error, finite = _errors(runner, _Reference(reference), pictures, reference.length)
-    limit = MAX_ABS_FP32
+    limit, against = MAX_ABS_FP32, "PyTorch"
     if finite and worst > MAX_ABS_FP32:  # PyTorch fp32 itself can be ~1e-3 off: compare with float64 (verify.py)
         exact = _Reference(copy.deepcopy(reference).double(), torch.float64)
         own, _, _ = _errors(_TorchRunner(_Reference(reference)), exact, pictures, reference.length)
         worst, stats_error, finite = _errors(runner, exact, pictures, reference.length)
         limit = max(MAX_ABS_FP32, OWN_ERROR_FACTOR * own)
+        against = f"PyTorch float64 (limit {limit:.2g}: {OWN_ERROR_FACTOR:g}x PyTorch fp32's own error)"
     if not finite:
         raise MobilestyleError(f"{path.name}: verification failed: the output holds NaN or Inf")
     if worst > limit or stats_error > STATS_RTOL:
@@ -242,7 +243,7 @@ def verify_tiles_file(path: Path, fmt: str, reference: NormStatsGraph, side: int
             f"{path.name}: verification failed: max abs error {worst:.3g} > {limit:.3g} (images) or {stats_error:.3g} > {STATS_RTOL:g} "
             "(statistics, relative)"
         )
-    return worst
+    return worst, against
 
 
 @dataclass
@@ -303,7 +304,7 @@ def export_tiles(
         target = out_dir / tiles_file_name(name, fmt)
         with atomic_path(target) as tmp:
             format_object.write(files, tmp)
-            worst = verify_tiles_file(tmp, fmt, graph, size)
+            worst, against = verify_tiles_file(tmp, fmt, graph, size)
         records.append(
             ArtifactRecord(
                 path=str(target),
@@ -314,7 +315,7 @@ def export_tiles(
                 max_abs_error=worst,
                 psnr_db=None,
                 verified=True,
-                verification=f"{format_object.verify_label} vs PyTorch, own and given statistics at {size}x{size}",
+                verification=f"{format_object.verify_label} vs {against}, own and given statistics at {size}x{size}",
                 seconds=round(time.perf_counter() - start, 3),
                 style_name=name,
                 style_sha256=style_sha256,

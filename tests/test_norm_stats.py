@@ -3,11 +3,13 @@ that a runtime can stylize a whole photo in tiles with one set of statistics (th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image
 from test_export import graph_cache
 
@@ -101,3 +103,18 @@ def test_refuses_what_it_cannot_export(tmp_path: Path) -> None:
     with pytest.raises(MobilestyleError, match="multiples of 4"):
         export_tiles(net, formats=["onnx"], size=66, out_dir=tmp_path, name="x")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_export_cli_writes_the_tiles_file_beside_the_model(eval_style: Path, vgg_weights: Path, tmp_path: Path) -> None:
+    style = str(eval_style / "candy.jpg")
+    common = ["--vgg-weights", str(vgg_weights), "--json"]
+    result = run_cli("export", style, "--format", "onnx", "--tiles", "--size", "128", "-o", str(tmp_path / "out"), *common)
+    assert result.returncode == 0, result.stderr
+    records = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert set(records) == {"candy.onnx", "candy.tiles.onnx"} and records["candy.tiles.onnx"]["verified"]
+    assert read_metadata(tmp_path / "out" / "candy.tiles.onnx")["role"] == "tiles"
+    for extra, message in ((["--format", "coreml"], "add --format onnx or tflite"), (["--preserve-colors"], "keep colours in the app")):
+        refused = run_cli("export", style, "--tiles", *extra, "-o", str(tmp_path / "no"), *common)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "no").exists()

@@ -17,8 +17,10 @@ from mobilestyle.controls.mixing import DEFAULT_SPACE, MIX_SPACES
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import FORMAT_NAMES, FORMATS, ArtifactRecord, check_request, export
 from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
+from mobilestyle.export.norm_stats import TILES_FORMATS, export_tiles
 from mobilestyle.images import load_image
 from mobilestyle.style_encoder import StyleNets
+from mobilestyle.transformer import TransformNet
 
 FORMAT_CHOICES = (*FORMAT_NAMES, "all")
 
@@ -142,6 +144,12 @@ patches its weights into the converted graph, then is verified like a fresh conv
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output folder.")
 @click.option("--name", default=None, help="Model file name (default: the style image's stem; one style only).")
 @click.option("--fresh", is_flag=True, help="Convert from scratch instead of patching the cached converted graph.")
+@click.option(
+    "--tiles",
+    is_flag=True,
+    help="Also write NAME.tiles.onnx / NAME.tiles.tflite (fp32, the first --size): the net with its instance-norm statistics "
+    "as an input and an output, for whole photos in tiles with one set of statistics on a phone (export/norm_stats.py).",
+)
 @controls_options
 @json_flag
 def command(
@@ -154,6 +162,7 @@ def command(
     out_dir: Path,
     name: str | None,
     fresh: bool,
+    tiles: bool,
     as_json: bool,
     **control_values: Any,
 ) -> None:
@@ -173,6 +182,11 @@ def command(
         raise MobilestyleError("two style images have the same file name; export them separately with --name")
     for style_name in names:
         check_request(chosen, size_list, precision, style_name)
+    tiles_formats = [f for f in chosen if f in TILES_FORMATS] if tiles else []
+    if tiles and not tiles_formats:
+        raise MobilestyleError("--tiles writes ONNX and TFLite files: add --format onnx or tflite")
+    if tiles and controls.preserve_colors:
+        raise MobilestyleError("--tiles and --preserve-colors: a norm-statistics file holds the plain style net; keep colours in the app")
     pictures = [load_image(path) for path in style_images]  # every bad input fails before any work
     check_output_dir(out_dir)  # created only when the first file is written; removed again if the export fails
     records = []
@@ -192,6 +206,17 @@ def command(
                 extra_metadata=job.metadata,
                 fresh=fresh,
             )
+            if tiles_formats:
+                assert isinstance(job.net, TransformNet)  # --preserve-colors is refused above
+                records += export_tiles(
+                    job.net,
+                    formats=tiles_formats,
+                    size=size_list[0],
+                    out_dir=out_dir,
+                    name=job.name,
+                    style_sha256=job.style_sha256,
+                    extra_metadata=job.metadata,
+                )
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
     else:
