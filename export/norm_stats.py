@@ -35,7 +35,7 @@ from mobilestyle.errors import MobilestyleError
 from mobilestyle.export.api import ArtifactRecord, _architecture, _size_on_disk
 from mobilestyle.export.graph import GRAPH_VERSION, ExportGraph, NormStatsGraph
 from mobilestyle.export.layout import flat_weights
-from mobilestyle.export.metadata import METADATA_KEY, PLACEHOLDER, build_metadata, patch_metadata
+from mobilestyle.export.metadata import build_metadata, patch_metadata
 from mobilestyle.export.model_format import INPUT_NAME, MAX_RUN_SIDE, OUTPUT_NAME, check_sides, signature_name
 from mobilestyle.export.registry import FORMATS
 from mobilestyle.export.templates import DEFAULT_CACHE, TemplateCache, build_template, template_key
@@ -69,8 +69,9 @@ class _ChannelsLast(nn.Module):
 
 
 def _convert_onnx(graph: NormStatsGraph) -> dict[str, bytes]:
-    import onnx
+    from mobilestyle.export.onnx_format import program_bytes, quiet_exporter_log
 
+    quiet_exporter_log()
     height = torch.export.Dim("height", min=MIN_ONNX_SIDE, max=MAX_RUN_SIDE)
     width = torch.export.Dim("width", min=MIN_ONNX_SIDE, max=MAX_RUN_SIDE)
     sample = (torch.rand(1, 3, 64, 64) * 255, torch.zeros(1, graph.length), torch.zeros(1, 1))
@@ -85,17 +86,7 @@ def _convert_onnx(graph: NormStatsGraph) -> dict[str, bytes]:
             dynamic_shapes=({2: height, 3: width}, None, None),
             verbose=False,
         )
-    if program is None:
-        raise MobilestyleError("internal: torch.onnx.export returned no program")
-    model = program.model_proto
-    for init in model.graph.initializer:
-        if not init.HasField("raw_data") and init.data_type == onnx.TensorProto.FLOAT:
-            array = onnx.numpy_helper.to_array(init)
-            init.ClearField("float_data")
-            init.raw_data = array.astype("<f4").tobytes()
-    prop = model.metadata_props.add()
-    prop.key, prop.value = METADATA_KEY, PLACEHOLDER
-    return {"model.onnx": model.SerializeToString()}
+    return {"model.onnx": program_bytes(program)}
 
 
 def _convert_tflite(graph: NormStatsGraph, side: int) -> dict[str, bytes]:

@@ -61,6 +61,28 @@ class OnnxRunner:
         return np.ascontiguousarray(out[0].transpose(1, 2, 0), dtype=np.float32)
 
 
+def quiet_exporter_log() -> None:
+    """ "torchvision is not installed. Skipping torchvision::nms" x4: torch sets this logger's level when it loads."""
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+
+
+def program_bytes(program: object) -> bytes:
+    """A torch.onnx.export program as the file's bytes: float initializers stored as raw little-endian data (the
+    templates find and patch them there) and the metadata placeholder set."""
+    onnx = _onnx()
+    if program is None:
+        raise MobilestyleError("internal: torch.onnx.export returned no program")
+    model = program.model_proto  # type: ignore[attr-defined]
+    for init in model.graph.initializer:
+        if not init.HasField("raw_data") and init.data_type == onnx.TensorProto.FLOAT:
+            array = onnx.numpy_helper.to_array(init)
+            init.ClearField("float_data")
+            init.raw_data = array.astype("<f4").tobytes()
+    prop = model.metadata_props.add()
+    prop.key, prop.value = METADATA_KEY, PLACEHOLDER
+    return model.SerializeToString()
+
+
 class OnnxFormat(ModelFormat):
     name = "onnx"
     suffix = ".onnx"
@@ -74,9 +96,8 @@ class OnnxFormat(ModelFormat):
 
     def convert(self, graph: nn.Module, sizes: Sequence[int] = (), precision: str = "fp32") -> dict[str, bytes]:
         """A fresh export; initializers stored as raw little-endian data, metadata placeholder set."""
-        onnx = _onnx()
-        # "torchvision is not installed. Skipping torchvision::nms" x4: torch sets this logger's level when it loads
-        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+        _onnx()  # a missing onnx / onnxscript fails here, naming the extra to install
+        quiet_exporter_log()
         height = torch.export.Dim("height", min=MIN_RUN_SIDE, max=MAX_RUN_SIDE)
         width = torch.export.Dim("width", min=MIN_RUN_SIDE, max=MAX_RUN_SIDE)
         with warnings.catch_warnings():
@@ -90,17 +111,7 @@ class OnnxFormat(ModelFormat):
                 dynamic_shapes=({2: height, 3: width},),
                 verbose=False,
             )
-        if program is None:
-            raise MobilestyleError("internal: torch.onnx.export returned no program")
-        model = program.model_proto
-        for init in model.graph.initializer:
-            if not init.HasField("raw_data") and init.data_type == onnx.TensorProto.FLOAT:
-                array = onnx.numpy_helper.to_array(init)
-                init.ClearField("float_data")
-                init.raw_data = array.astype("<f4").tobytes()
-        prop = model.metadata_props.add()
-        prop.key, prop.value = METADATA_KEY, PLACEHOLDER
-        return {"model.onnx": model.SerializeToString()}
+        return {"model.onnx": program_bytes(program)}
 
     def float_regions(self, files: dict[str, bytes], n_values: int) -> list[Region]:
         """Each float32 initializer's raw data, located in the serialized file."""

@@ -166,14 +166,20 @@ def _runner_sizes(runner: Any) -> list[list[int]] | None:
     return [list(map(int, s)) for s in sizes] if sizes is not None else None
 
 
-def validate_model(path: Path, size: int) -> ValidatedModel:
-    """Check the metadata against the file and run it once on the probe image (at ``size`` when dynamic)."""
+def _checked_file(path: Path, formats: Sequence[str], refusal: str) -> tuple[ModelFormat, dict[str, Any]]:
+    """The file's format (one of ``formats``, else ``refusal``), self-contained, with metadata that matches it."""
     fmt = format_of(path)
-    if fmt is None or fmt.name not in DEMO_FORMATS:
-        raise MobilestyleError(f"{path}: not a model the demo runs ({' or '.join(MODEL_SUFFIXES)})")
+    if fmt is None or fmt.name not in formats:
+        raise MobilestyleError(f"{path}: {refusal}")
     fmt.check_self_contained(path)
     metadata = _read_metadata(path)
     _check_metadata(path, fmt, metadata)
+    return fmt, metadata
+
+
+def validate_model(path: Path, size: int) -> ValidatedModel:
+    """Check the metadata against the file and run it once on the probe image (at ``size`` when dynamic)."""
+    fmt, metadata = _checked_file(path, DEMO_FORMATS, f"not a model the demo runs ({' or '.join(MODEL_SUFFIXES)})")
     runner = open_model(path, threads=1)
     if fmt.static_shapes:
         declared = sorted([list(map(int, s)) for s in metadata["sizes"]])
@@ -206,12 +212,7 @@ def _check_probe_output(path: Path, output: np.ndarray, probe_size: int) -> None
 def validate_tiles_model(path: Path, size: int) -> ValidatedModel:
     """A norm-statistics file (export/norm_stats.py): its metadata, then both passes on the probe image (its own
     statistics, then the probe turned upside down normalised with them)."""
-    fmt = format_of(path)
-    if fmt is None or fmt.name not in TILES_FORMATS:
-        raise MobilestyleError(f"{path}: not a norm-statistics file the demos run ({', '.join(TILES_FORMATS)})")
-    fmt.check_self_contained(path)
-    metadata = _read_metadata(path)
-    _check_metadata(path, fmt, metadata)
+    fmt, metadata = _checked_file(path, TILES_FORMATS, f"not a norm-statistics file the demos run ({', '.join(TILES_FORMATS)})")
     if metadata.get("role") != TILES_ROLE or int(metadata.get("norm_stats_length", 0)) <= 0:
         raise MobilestyleError(f"{path}: not a norm-statistics file (metadata role {metadata.get('role')!r})")
     runner = NormStatsRunner(path, threads=1)
