@@ -442,6 +442,7 @@ def export_styles(
     styles: dict[str, StyleBundle] = {}
 
     def add(style: StyleBundle, net: TransformNet, metadata: dict[str, Any]) -> None:
+        extra = {**style_nets.provenance(), **metadata}
         records = export(
             net,
             formats=formats,
@@ -450,14 +451,13 @@ def export_styles(
             out_dir=scratch / style.name,
             name=style.name,
             style_sha256=style.style_sha256,
-            extra_metadata={**style_nets.provenance(), **metadata},
+            extra_metadata=extra,
         )
         for record in records:
             model = validate_model(Path(record.path), size)
             check_export_record(model, record)
             style.add(model)
         tiles_formats = [f for f in formats if f in TILES_FORMATS] if tiles else []
-        extra = {**style_nets.provenance(), **metadata}
         for record in export_tiles(
             net, formats=tiles_formats, size=size, out_dir=scratch / style.name, name=style.name, extra_metadata=extra
         ):
