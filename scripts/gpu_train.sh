@@ -19,9 +19,12 @@ LR=${LR:-5e-4}
 DEVICE=${DEVICE:-cuda}
 DATA=/tmp/meta8_data
 : "${OUT:?run this through the device tool: \$OUT is the folder it brings back}"
-export PYTHONUNBUFFERED=1 MOBILESTYLE_OFFLINE=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+# OMP_NUM_THREADS: trainers side by side with 16-thread pools each starved the GPU (1.5 it/s instead of 15)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} PYTHONUNBUFFERED=1 MOBILESTYLE_OFFLINE=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 
 rm -rf "$DATA"; mkdir -p "$DATA"
+# the export stage lives in the top-level export/ folder, installed as mobilestyle.export; here nothing is installed
+[ -e mobilestyle/export ] || ln -s ../export mobilestyle/export
 tar -xf gpu_carry/train_data.tar -C "$DATA" || exit 1
 python3 -c "import lzma, sys; [open(p[:-3], 'wb').write(lzma.decompress(open(p, 'rb').read())) for p in sys.argv[1:]]" \
   "$DATA/vgg.pth.xz" "$DATA/styles.safetensors.xz" || exit 1
@@ -63,6 +66,12 @@ PY
 arm() {  # arm STYLE_WEIGHT: both phases for one style weight, handing back after each
   local sw=$1 run=/tmp/meta8_sw$1 dest=$OUT/sw$1
   rm -rf "$run"; mkdir -p "$run"
+  if [ "$PHASE_B_SECONDS" = 0 ]; then  # one phase: STEPS with the learning rate decaying to 0, cut by the time limit
+    train "$run" "$PHASE_A_SECONDS" --steps "$STEPS" --lr-decay-steps "$STEPS" --init mobilestyle/models/meta8.safetensors \
+      --style-weight "$sw" --sample-every 0
+    hand_back "$run" "$dest"
+    return
+  fi
   train "$run" "$PHASE_A_SECONDS" --steps 1000000 --init mobilestyle/models/meta8.safetensors --style-weight "$sw" --sample-every 0
   tail -n 5 "$run/train.log"
   hand_back "$run" "$dest" || return 1  # phase A's model comes back even if phase B is cut short
@@ -76,8 +85,11 @@ arm() {  # arm STYLE_WEIGHT: both phases for one style weight, handing back afte
   hand_back "$run" "$dest"
 }
 
-for sw in $ARMS; do arm "$sw" & done
+pids=()
+for sw in $ARMS; do arm "$sw" & pids+=($!); done
 (sleep 150; echo "GPU at 150 s:"; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv) &
-wait
+monitor=$!
+wait "${pids[@]}"
+kill "$monitor" 2>/dev/null
 nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv 2>/dev/null
 ls -laR "$OUT"
