@@ -3,7 +3,8 @@
 # weight ("arm") side by side on the one GPU, and hand back each arm's fp16 model, xz-compressed, in parts of < 16 MiB
 # (the device tool returns at most 8 files of at most 16 MiB, 64 MiB together: 3 files per arm). After
 # `python scripts/gpu_pack.py` here, from the repository root:
-#   run(command="ARMS='50 35' bash scripts/gpu_train.sh 300 110", carry=["gpu_carry"], timeout_s=570)
+#   run(command="bash scripts/gpu_train.sh 300 110", carry=["gpu_carry"], timeout_s=570)
+#   run(command="STEPS=1700 bash scripts/gpu_train.sh 120 0", ...)   # one phase: 1,700 steps decaying to 0
 # then, for each arm, here:
 #   python scripts/gpu_unpack.py FILES_AT/sw50 /tmp/gpu_sw50        # -> /tmp/gpu_sw50/meta8.safetensors + logs
 # Two phases of `mobilestyle train --method shen-fast` per arm, from the tracked mobilestyle/models/meta8.safetensors:
@@ -19,7 +20,8 @@ LR=${LR:-5e-4}
 DEVICE=${DEVICE:-cuda}
 DATA=/tmp/meta8_data
 : "${OUT:?run this through the device tool: \$OUT is the folder it brings back}"
-# OMP_NUM_THREADS: trainers side by side with 16-thread pools each starved the GPU (1.5 it/s instead of 15)
+# Measured 2026-11-30: two arms side by side with torch's default 16-thread pools ran 1.5 it/s each with the GPU 2 %
+# busy; one trainer with 4 threads ran 15.7 it/s. Which change mattered was not isolated: prefer one arm per call.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} PYTHONUNBUFFERED=1 MOBILESTYLE_OFFLINE=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 
 rm -rf "$DATA"; mkdir -p "$DATA"
