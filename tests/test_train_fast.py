@@ -12,7 +12,7 @@ import torch
 from conftest import run_cli, shared_path
 
 from mobilestyle.checkpoint import load_checkpoint
-from mobilestyle.meta import STATS_DIM, MetaNetwork
+from mobilestyle.meta import STATS_DIM, Z_CLIP, MetaNetwork
 from mobilestyle.model_files import load_model, save_model
 from mobilestyle.vgg import TAP_CHANNELS, TAPS, split_statistics
 
@@ -85,6 +85,8 @@ def test_statistics_normalisation_is_stored_and_old_models_still_load(tmp_path: 
     normalised = meta.normalize_statistics(styles)
     assert torch.allclose(normalised.mean(0), torch.zeros(STATS_DIM), atol=1e-4)
     assert torch.allclose(normalised.std(0), torch.ones(STATS_DIM), atol=1e-3)
+    outlier = styles[:1] * 1e4  # far outside the training styles: clipped into their range
+    assert meta.normalize_statistics(outlier).abs().max() == Z_CLIP
     reloaded = MetaNetwork()
     reloaded.load_state_dict(meta.state_dict())
     assert torch.equal(reloaded.stats_center, meta.stats_center)
@@ -92,6 +94,7 @@ def test_statistics_normalisation_is_stored_and_old_models_still_load(tmp_path: 
     legacy = MetaNetwork()
     legacy.load_state_dict(old)  # a model saved before the buffers existed: log1p alone
     assert torch.equal(legacy.normalize_statistics(styles), torch.log1p(styles))
+    assert torch.equal(legacy.normalize_statistics(outlier), torch.log1p(outlier))  # no clipping of raw log1p
 
 
 def test_split_statistics_inverts_the_concatenation() -> None:
