@@ -16,6 +16,7 @@ import click
 from shards import join_parts
 
 from mobilestyle.atomic import atomic_write_bytes, ensure_writable_dir
+from mobilestyle.errors import MobilestyleError
 
 
 @click.command(help=__doc__)
@@ -23,8 +24,11 @@ from mobilestyle.atomic import atomic_write_bytes, ensure_writable_dir
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 def main(handed_back: Path, dest: Path) -> None:
     dest = ensure_writable_dir(dest)
-    with tarfile.open(handed_back / "logs.tar.gz") as logs:
-        logs.extractall(dest, filter="data")
+    try:
+        with tarfile.open(handed_back / "logs.tar.gz") as logs:
+            logs.extractall(dest, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        raise click.ClickException(f"{handed_back / 'logs.tar.gz'}: {exc}") from None
     manifest = dest / "parts" / "meta8.safetensors.xz.manifest.json"
     for part in handed_back.glob("*.part*"):
         (dest / "parts" / part.name).write_bytes(part.read_bytes())
@@ -35,4 +39,11 @@ def main(handed_back: Path, dest: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except MobilestyleError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None

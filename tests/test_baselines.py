@@ -146,3 +146,33 @@ def test_shards_split_and_join(tmp_path: Path) -> None:
     with pytest.raises(MobilestyleError, match="damaged"):
         join_parts(manifest, tmp_path / "again.safetensors")
     assert not (tmp_path / "again.safetensors").exists()
+
+
+def test_gpu_unpack_rebuilds_the_handed_back_model(tmp_path: Path) -> None:
+    """What scripts/gpu_train.sh hands back (xz'd model in parts + logs.tar.gz holding the manifest) unpacks again."""
+    import lzma
+    import tarfile
+
+    from click.testing import CliRunner
+    from gpu_unpack import main as unpack
+    from shards import split_file
+
+    run, handed_back = tmp_path / "run", tmp_path / "out" / "sw50"
+    run.mkdir()
+    handed_back.mkdir(parents=True)
+    model = np.random.default_rng(1).bytes(50_000)
+    (run / "meta8.safetensors.xz").write_bytes(lzma.compress(model, preset=1))
+    split_file(run / "meta8.safetensors.xz", run / "parts", part_bytes=20_000)
+    for part in (run / "parts").glob("*.part*"):
+        part.rename(handed_back / part.name)
+    (run / "metrics.csv").write_text("step,total_loss\n1,2.0\n")
+    with tarfile.open(handed_back / "logs.tar.gz", "w:gz") as logs:
+        logs.add(run / "parts" / "meta8.safetensors.xz.manifest.json", "parts/meta8.safetensors.xz.manifest.json")
+        logs.add(run / "metrics.csv", "metrics.csv")
+    result = CliRunner().invoke(unpack, [str(handed_back), str(tmp_path / "dest")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "dest" / "meta8.safetensors").read_bytes() == model
+    assert (tmp_path / "dest" / "metrics.csv").read_text().startswith("step,")
+    next(handed_back.glob("*.part001")).write_bytes(b"broken")
+    result = CliRunner().invoke(unpack, [str(handed_back), str(tmp_path / "again")])
+    assert result.exit_code != 0 and not (tmp_path / "again" / "meta8.safetensors").exists()
