@@ -18,7 +18,7 @@ from mobilestyle.controls.tiles import fixed_norm_net, norm_statistics, stylize_
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import read_metadata
 from mobilestyle.export.graph import NormStatsGraph, export_graph
-from mobilestyle.export.norm_stats import NormStatsRunner, export_tiles, stylize_whole_photo
+from mobilestyle.export.norm_stats import NormStatsRunner, export_tiles, stylize_whole_photo, tiles_graph, verify_tiles_file
 from mobilestyle.export.templates import TemplateCache
 from mobilestyle.images import center_crop_square
 from mobilestyle.transformer import NetConfig, TransformNet
@@ -118,3 +118,24 @@ def test_export_cli_writes_the_tiles_file_beside_the_model(eval_style: Path, vgg
         refused = run_cli("export", style, "--tiles", *extra, "-o", str(tmp_path / "no"), *common)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.slow
+def test_verification_holds_a_picture_made_with_the_files_own_statistics(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statistics 5e-4 off (under their own 1e-3 proxy limit) still fail: a tile normalised with them is checked too."""
+    net = random_net(seed=3)
+    cache = TemplateCache(graph_cache(tmp_path_factory))
+    (record,) = export_tiles(net, formats=["onnx"], size=SIDE, out_dir=tmp_path, name="delta", cache=cache)
+    reference = tiles_graph(net, "onnx")
+    assert verify_tiles_file(Path(record.path), "onnx", reference, SIDE)[0] < 2e-3
+    honest = NormStatsRunner.run_both
+
+    def skewed(self: NormStatsRunner, rgb: np.ndarray, stats: np.ndarray, use_given: float) -> tuple[np.ndarray, np.ndarray]:
+        image, own = honest(self, rgb, stats, use_given)
+        return image, own * np.float32(1.0005)
+
+    monkeypatch.setattr(NormStatsRunner, "run_both", skewed)
+    with pytest.raises(MobilestyleError, match="verification failed"):
+        verify_tiles_file(Path(record.path), "onnx", reference, SIDE)
