@@ -13,10 +13,9 @@ import tarfile
 from pathlib import Path
 
 import click
-from shards import join_parts
+from shards import join_parts, run_command
 
 from mobilestyle.atomic import atomic_write_bytes, ensure_writable_dir
-from mobilestyle.errors import MobilestyleError
 
 
 @click.command(help=__doc__)
@@ -39,11 +38,4 @@ def main(handed_back: Path, dest: Path) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main.main(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
-    except MobilestyleError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
+    run_command(main)

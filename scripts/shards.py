@@ -92,9 +92,10 @@ def join_command(manifest: Path, target: Path | None) -> None:
     click.echo(join_parts(manifest, target))
 
 
-def main() -> None:
+def run_command(command: click.Command) -> None:
+    """Run a development script's click command: errors as one line and exit code 2, never a traceback."""
     try:
-        cli.main(standalone_mode=False)
+        command.main(standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
@@ -104,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(cli)
