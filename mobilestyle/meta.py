@@ -27,6 +27,10 @@ SLICE = 128
 Z_CLIP = 3.0
 
 
+def _derive_clip_after_load(module: MetaNetwork, _incompatible_keys: object) -> None:
+    module._derive_clip()  # a module-level function, not a lambda: the module stays picklable
+
+
 class MetaNetwork(nn.Module):
     stats_center: torch.Tensor
     stats_scale: torch.Tensor
@@ -45,6 +49,9 @@ class MetaNetwork(nn.Module):
         # (``set_statistics_normalisation``); stored with the model. Defaults (0, 1) leave log1p alone.
         self.register_buffer("stats_center", torch.zeros(STATS_DIM))
         self.register_buffer("stats_scale", torch.ones(STATS_DIM))
+        # derived from the buffers whenever they are set (not on every call: on a GPU each check would sync)
+        self.z_clip: float | None = None
+        self.register_load_state_dict_post_hook(_derive_clip_after_load)
         # The generated weights live in the heads; the template's copies are not parameters.
         for name in self.generated:
             module_name, _, attr = name.rpartition(".")
@@ -77,16 +84,18 @@ class MetaNetwork(nn.Module):
         logs = torch.log1p(stats.double())
         self.stats_center.copy_(logs.mean(0).float())
         self.stats_scale.copy_(logs.std(0).clamp_min(1e-3).float())
+        self._derive_clip()
 
-    def standardises(self) -> bool:
-        """False for models saved before the statistics were standardised (centre 0, scale 1: log1p alone)."""
-        return bool(self.stats_center.any() or (self.stats_scale != 1).any())
+    def _derive_clip(self) -> None:
+        """Clip at Z_CLIP only standardised statistics: models saved before them (centre 0, scale 1) read log1p alone."""
+        standardised = bool(self.stats_center.any() or (self.stats_scale != 1).any())
+        self.z_clip = Z_CLIP if standardised else None
 
     def normalize_statistics(self, stats: torch.Tensor) -> torch.Tensor:
         """VGG means/stds span three orders of magnitude across taps: log1p, then standardised per value and
         clipped to the training styles' range (Z_CLIP)."""
         z = (torch.log1p(stats.float()) - self.stats_center) / self.stats_scale
-        return z.clamp(-Z_CLIP, Z_CLIP) if self.standardises() else z
+        return z if self.z_clip is None else z.clamp(-self.z_clip, self.z_clip)
 
     def hidden_code(self, stats: torch.Tensor) -> torch.Tensor:
         """B x 1920 statistics -> B x 1792 hidden vectors (the space the paper interpolates in)."""
