@@ -181,3 +181,21 @@ def test_sigterm_to_the_process_group_saves_a_checkpoint(tmp_path: Path, content
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] and summary["step"] >= 1
     assert (run_dir / "checkpoint.safetensors").is_file()
+
+
+def test_resumed_metrics_keep_their_history_on_disk_before_the_first_new_row(tmp_path: Path) -> None:
+    """A resume rewrites metrics.csv without the rows after the checkpoint; a kill at that moment must not cut it."""
+    from mobilestyle.training.loop import METRIC_COLUMNS, MetricsLog
+
+    path = tmp_path / "metrics.csv"
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([METRIC_COLUMNS, *([str(step), "1", "2", "3", "6"] for step in range(1, 11))])
+    log = MetricsLog(tmp_path, 6, enabled=True)
+    try:
+        assert [step for step, _ in _losses(tmp_path)] == [1, 2, 3, 4, 5, 6]  # on disk now, not in a buffer
+        log.write(7, {"content_loss": 1.0, "style_loss": 2.0, "tv_loss": 3.0, "total_loss": 6.0})
+        log.flush()
+        assert [step for step, _ in _losses(tmp_path)] == [1, 2, 3, 4, 5, 6, 7]
+    finally:
+        log.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "tensorboard") == ["metrics.csv"]  # no temporaries left

@@ -7,6 +7,7 @@ and one ``train_step``; everything else lives here once.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from mobilestyle.atomic import ensure_writable_dir
+from mobilestyle.atomic import atomic_write_text, ensure_writable_dir
 from mobilestyle.checkpoint import load_checkpoint, optimizer_tensors, prefixed, restore_optimizer, save_checkpoint
 from mobilestyle.data import StyleSampler, crop_loader, list_images, readable_images
 from mobilestyle.errors import SIGINT_EXIT, SIGTERM_EXIT, MobilestyleError, request_exit_code
@@ -213,10 +214,13 @@ class MetricsLog:
             with open(self.path, newline="") as handle:
                 rows = [r for r in csv.reader(handle)][1:]
             rows = [r for r in rows if r and int(r[0]) <= resume_step]
-        self.handle = open(self.path, "w", newline="")
+        # the kept rows replace the file in one step (a kill right after a resume must not cut the history), then
+        # new rows are appended
+        table = io.StringIO()
+        csv.writer(table).writerows([METRIC_COLUMNS, *rows])
+        atomic_write_text(self.path, table.getvalue())
+        self.handle = open(self.path, "a", newline="")
         self.csv = csv.writer(self.handle)
-        self.csv.writerow(METRIC_COLUMNS)
-        self.csv.writerows(rows)
         try:
             from torch.utils.tensorboard import SummaryWriter
 
