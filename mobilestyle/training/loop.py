@@ -350,7 +350,7 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
         raise MobilestyleError(f"the run in {options.out_dir} is already at step {start} >= --steps {options.steps}")
     broadcast_parameters(method.model, ctx.world)
     if main:
-        (options.out_dir / "options.json").write_text(json.dumps(options.to_json(), indent=2))
+        atomic_write_text(options.out_dir / "options.json", json.dumps(options.to_json(), indent=2))
     metrics = MetricsLog(options.out_dir, start, main)
     contents = _sample_contents(ctx) if main and options.sample_every else None
     # a method with its own data (``batches``) gets its batches as they are; others get random photo crops
@@ -421,5 +421,5 @@ def run_training(ctx: TrainContext, method: Method) -> dict[str, Any]:
         **{k: round(v, 6) for k, v in last.items()},
     }
     if main:
-        (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_text(options.out_dir / "summary.json", json.dumps(summary, indent=2))
     return summary
