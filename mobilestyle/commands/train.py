@@ -42,7 +42,6 @@ FAST_KEYS = (
     "data_cache",
     "magenta_peers",
     "style_variants",
-    "style_stretch",
     "max_crop_scale",
     "init",
     "style_statistics",
@@ -141,14 +140,6 @@ FAST_KEYS = (
     default=0,
     show_default=True,
     help="shen-fast: also train on K colour/crop variants of every style image (statistics precomputed once).",
-)
-@click.option(
-    "--style-stretch",
-    type=click.FloatRange(1.0, 3.0),
-    default=1.0,
-    show_default=True,
-    help="shen-fast: stretch each sample's standardised style statistics by a random factor in [1, K] "
-    "(input and loss target alike), for styles more extreme than the training paintings.",
 )
 @click.option(
     "--max-crop-scale",

@@ -6,9 +6,6 @@ What differs from ``--method shen`` (Algorithm 1 as published), each measured in
   and no VGG on a style image;
 - optional style variants (``--style-variants K``: K hue/saturation/contrast/crop variants of every painting,
   statistics precomputed like the originals) for styles unlike the training paintings;
-- optional stretched statistics (``--style-stretch K``: each sample's standardised statistics scaled away from the
-  training styles' centre by a random factor in [1, K], as the meta network's input and as the loss target alike):
-  the eval paintings' statistics are wider than the training paintings' (docs/training.md section 6);
 - every sample in a batch carries its own style (per-sample nets through ``vmap``), not one style per 20 steps;
 - the statistics are standardised over the training styles (stored with the model) and the heads start with
   a larger gain, so the emitted nets differ by style from step 0;
@@ -70,7 +67,6 @@ class ShenFastMethod:
             if size > CONTENT_SIDE or size % 4:
                 raise MobilestyleError(f"shen-fast trains at sizes up to {CONTENT_SIDE} px, multiples of 4 (got {size})")
         self.max_crop_scale = float(extra.get("max_crop_scale") or 2.0)
-        self.style_stretch = float(extra.get("style_stretch") or 1.0)
         bf16 = extra.get("bf16", "auto")
         self.bf16 = cpu_has_bf16() if bf16 == "auto" and ctx.device.type == "cpu" else bf16 in ("on", "auto")
         cache = Path(extra.get("data_cache") or datasets.default_data_cache())
@@ -152,8 +148,6 @@ class ShenFastMethod:
             styles = self.usable_styles[torch.randint(len(self.usable_styles), (count,), generator=generator)]
         crops = _random_crops(images, size, generator, self.max_crop_scale)
         batch = {"kind": kind, "content": crops[0], "styles": styles}
-        if kind == "perceptual" and self.style_stretch > 1.0:
-            batch["stretch"] = 1.0 + (self.style_stretch - 1.0) * torch.rand(count, generator=generator)
         if kind == "teacher":
             batch["target"] = crops[1]
         return batch
@@ -181,8 +175,6 @@ class ShenFastMethod:
         styles = batch["styles"]
         self.model.train()
         stats = self.device_stats[styles.to(device)]
-        if "stretch" in batch:
-            stats = stretch_statistics(self.model, stats, batch["stretch"].to(device))
         output = self.model.stylize_each(content, stats)
         if batch["kind"] == "teacher":
             parts = self.teacher_loss(output, batch["target"].to(device))
@@ -237,14 +229,6 @@ class ShenFastMethod:
 
     def checkpoint_meta(self) -> dict[str, Any]:
         return {"net": self.config.to_dict(), "model_class": "MetaNetwork", "style_size": STYLE_SIZE}
-
-
-def stretch_statistics(model: MetaNetwork, stats: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """Each row's standardised log1p statistics scaled by its factor away from the training styles' centre, back on
-    the statistics' scale (means and stds stay >= 0): a style more extreme than the painting, in every layer at once."""
-    centre, scale = model.stats_center, model.stats_scale
-    z = (torch.log1p(stats.float()) - centre) / scale
-    return torch.expm1(centre + scale * z * factors[:, None]).clamp_min(0.0)
 
 
 def _random_crops(images: list[torch.Tensor], size: int, generator: torch.Generator, max_scale: float = 2.0) -> list[torch.Tensor]:
