@@ -171,7 +171,8 @@ def test_sigterm_to_the_process_group_saves_a_checkpoint(tmp_path: Path, content
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     metrics = run_dir / "metrics.csv"
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None and not (metrics.exists() and metrics.stat().st_size > 0):
+    # the header is written before the first step; wait for flushed rows (every 50 steps): training is under way
+    while time.monotonic() < deadline and process.poll() is None and not (metrics.exists() and metrics.read_text().count("\n") > 1):
         time.sleep(0.5)
     assert process.poll() is None, process.communicate()[1]
     os.killpg(process.pid, signal.SIGTERM)
