@@ -7,6 +7,7 @@ import csv
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import run_cli, shared_path
@@ -150,3 +151,40 @@ def test_style_variants_are_new_styles_computed_once(tmp_path: Path, small_data:
     stamp = cached.stat().st_mtime_ns
     assert torch.equal(augmented_style_statistics(files, 64, 2, vgg, tmp_path), variants)  # same seed, same variants
     assert cached.stat().st_mtime_ns == stamp  # read from the cache, not rebuilt
+
+
+def test_synthetic_styles_are_reproducible_varied_pictures(tmp_path: Path, vgg_weights: Path) -> None:
+    from mobilestyle.training.datasets import synthetic_style_statistics
+    from mobilestyle.training.synthetic_styles import FAMILIES, synthetic_style
+    from mobilestyle.vgg import VGGEncoder
+
+    pictures = [synthetic_style(index, seed=0, size=64) for index in range(len(FAMILIES))]  # one of each family
+    for picture in pictures:
+        assert picture.mode == "RGB" and min(picture.size) == 64 and max(picture.size) <= 96
+    arrays = [np.asarray(p, dtype=np.float32) for p in pictures]
+    assert all(a.std() > 5 for a in arrays)  # not blank
+    assert np.array_equal(arrays[0], np.asarray(synthetic_style(0, seed=0, size=64), dtype=np.float32))  # reproducible
+    assert not np.array_equal(arrays[0], np.asarray(synthetic_style(0, seed=1, size=64).resize(pictures[0].size), dtype=np.float32))
+
+    vgg = VGGEncoder.from_weights(vgg_weights)
+    stats = synthetic_style_statistics(len(FAMILIES), 64, vgg, tmp_path)
+    assert stats.shape == (len(FAMILIES), STATS_DIM) and torch.isfinite(stats).all()
+    assert torch.cdist(stats, stats).fill_diagonal_(float("inf")).min() > 1.0  # six different styles
+    cached = next(tmp_path.glob("style-synthetic-*.safetensors"))
+    stamp = cached.stat().st_mtime_ns
+    assert torch.equal(synthetic_style_statistics(len(FAMILIES), 64, vgg, tmp_path), stats)
+    assert cached.stat().st_mtime_ns == stamp  # read from the cache, not rebuilt
+
+
+@pytest.mark.slow
+def test_style_noise_and_synthetic_styles_train_reproducibly(tmp_path: Path, small_data: tuple[Path, Path], vgg_weights: Path) -> None:
+    cache = tmp_path / "cache"
+    options = ("--final-steps", "0", "--synthetic-styles", "4")
+    _train(tmp_path / "a", small_data, cache, vgg_weights, 3, *options, "--style-noise", "1.0")
+    _train(tmp_path / "b", small_data, cache, vgg_weights, 3, *options, "--style-noise", "1.0")
+    _train(tmp_path / "c", small_data, cache, vgg_weights, 3, *options)
+    assert {p.name.split("-")[0] for p in cache.iterdir()} == {"content", "styles", "style"}  # + style-synthetic-*
+    noisy, again, clean = (_rows(tmp_path / name) for name in "abc")
+    assert [r["total_loss"] for r in noisy] == [r["total_loss"] for r in again]  # the noise is a function of the step
+    assert noisy[0]["total_loss"] != clean[0]["total_loss"]  # and the meta network reads it
+    assert load_checkpoint(tmp_path / "a")[1]["options"]["extra"]["synthetic_styles"] == 4

@@ -42,6 +42,8 @@ FAST_KEYS = (
     "data_cache",
     "magenta_peers",
     "style_variants",
+    "synthetic_styles",
+    "style_noise",
     "max_crop_scale",
     "init",
     "style_statistics",
@@ -140,6 +142,20 @@ FAST_KEYS = (
     default=0,
     show_default=True,
     help="shen-fast: also train on K colour/crop variants of every style image (statistics precomputed once).",
+)
+@click.option(
+    "--synthetic-styles",
+    type=click.IntRange(0, 100_000),
+    default=0,
+    show_default=True,
+    help="shen-fast: also train on N procedural abstract styles (blocks, tiles, shapes, stripes, fields, strokes).",
+)
+@click.option(
+    "--style-noise",
+    type=click.FloatRange(0.0, 3.0),
+    default=0.0,
+    show_default=True,
+    help="shen-fast: noise (in training-style standard deviations) on the statistics the meta network reads; not on the loss target.",
 )
 @click.option(
     "--max-crop-scale",

@@ -34,6 +34,7 @@ from mobilestyle.atomic import atomic_path
 from mobilestyle.baselines.magenta import MagentaStylizer, Variant
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, resize_short_side
+from mobilestyle.training.synthetic_styles import FAMILIES, synthetic_style
 from mobilestyle.vgg import VGGEncoder, cache_dir, style_statistics
 
 log = logging.getLogger("mobilestyle.datasets")
@@ -159,6 +160,21 @@ def augmented_style_statistics(
 
     key = files_key(files, size=size, variants=variants, seed=seed)
     return _cached(cache / f"style-variants-{key}.safetensors", build)["stats"]
+
+
+def synthetic_style_statistics(count: int, size: int, vgg: VGGEncoder, cache: Path, seed: int = 0, progress: bool = True) -> torch.Tensor:
+    """``count`` x 1920 statistics of the procedural styles of training/synthetic_styles.py at short side ``size``."""
+
+    @torch.no_grad()
+    def build() -> dict[str, torch.Tensor]:
+        rows = [
+            style_statistics(vgg(image_to_tensor(synthetic_style(index, seed, size))))[0]
+            for index in tqdm(range(count), desc=f"synthetic styles @ {size}px", disable=not progress)
+        ]
+        return {"stats": torch.stack(rows).float()}
+
+    key = files_key([], size=size, synthetic=count, seed=seed, families=list(FAMILIES))
+    return _cached(cache / f"style-synthetic-{key}.safetensors", build)["stats"]
 
 
 # --- teacher pairs (Magenta) -------------------------------------------------------------------------------

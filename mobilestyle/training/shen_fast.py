@@ -5,7 +5,8 @@ What differs from ``--method shen`` (Algorithm 1 as published), each measured in
   model's style size (the meta network's input and the style-loss targets), so a step runs no JPEG decoder
   and no VGG on a style image;
 - optional style variants (``--style-variants K``: K hue/saturation/contrast/crop variants of every painting,
-  statistics precomputed like the originals) for styles unlike the training paintings;
+  statistics precomputed like the originals) and procedural abstract styles (``--synthetic-styles N``,
+  training/synthetic_styles.py) for styles unlike the training paintings;
 - every sample in a batch carries its own style (per-sample nets through ``vmap``), not one style per 20 steps;
 - the statistics are standardised over the training styles (stored with the model) and the heads start with
   a larger gain, so the emitted nets differ by style from step 0;
@@ -67,6 +68,7 @@ class ShenFastMethod:
             if size > CONTENT_SIDE or size % 4:
                 raise MobilestyleError(f"shen-fast trains at sizes up to {CONTENT_SIDE} px, multiples of 4 (got {size})")
         self.max_crop_scale = float(extra.get("max_crop_scale") or 2.0)
+        self.style_noise = float(extra.get("style_noise") or 0.0)
         bf16 = extra.get("bf16", "auto")
         self.bf16 = cpu_has_bf16() if bf16 == "auto" and ctx.device.type == "cpu" else bf16 in ("on", "auto")
         cache = Path(extra.get("data_cache") or datasets.default_data_cache())
@@ -83,12 +85,13 @@ class ShenFastMethod:
         if tables:
             originals = torch.cat([originals, *tables])
         variants = int(extra.get("style_variants") or 0)
-        self.style_stats = originals
+        synthetic = int(extra.get("synthetic_styles") or 0)
+        extra_tables, seed = [], options.seed
         if variants:
-            augmented = datasets.augmented_style_statistics(
-                self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed=options.seed, progress=progress
-            )
-            self.style_stats = torch.cat([originals, augmented])
+            extra_tables.append(datasets.augmented_style_statistics(self.style_files, STYLE_SIZE, variants, ctx.vgg, cache, seed, progress))
+        if synthetic:
+            extra_tables.append(datasets.synthetic_style_statistics(synthetic, STYLE_SIZE, ctx.vgg, cache, seed, progress))
+        self.style_stats = torch.cat([originals, *extra_tables])
         ctx.vgg.to(ctx.device)
         self.device_stats = self.style_stats.to(ctx.device)
         usable = torch.isfinite(self.style_stats).all(1)
@@ -148,6 +151,8 @@ class ShenFastMethod:
             styles = self.usable_styles[torch.randint(len(self.usable_styles), (count,), generator=generator)]
         crops = _random_crops(images, size, generator, self.max_crop_scale)
         batch = {"kind": kind, "content": crops[0], "styles": styles}
+        if self.style_noise and kind == "perceptual":  # drawn after the crops: the rest of the batch is unchanged
+            batch["style_noise"] = self.style_noise * torch.randn(count, self.style_stats.shape[1], generator=generator)
         if kind == "teacher":
             batch["target"] = crops[1]
         return batch
@@ -175,7 +180,11 @@ class ShenFastMethod:
         styles = batch["styles"]
         self.model.train()
         stats = self.device_stats[styles.to(device)]
-        output = self.model.stylize_each(content, stats)
+        inputs = stats
+        if "style_noise" in batch:  # the meta network reads perturbed statistics; the loss keeps the style's own
+            noise = batch["style_noise"].to(device) * self.model.stats_scale
+            inputs = torch.expm1(torch.log1p(stats) + noise).clamp_min(0)
+        output = self.model.stylize_each(content, inputs)
         if batch["kind"] == "teacher":
             parts = self.teacher_loss(output, batch["target"].to(device))
         else:
