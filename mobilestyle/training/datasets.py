@@ -88,6 +88,12 @@ def content_tensors(files: Sequence[Path], side: int, cache: Path, progress: boo
 
 
 @torch.no_grad()
+def _image_statistics(image: Image.Image, size: int, vgg: VGGEncoder) -> torch.Tensor:
+    """The 1920 VGG statistics of one picture at short side ``size``."""
+    return style_statistics(vgg(image_to_tensor(resize_short_side(image, size))))[0]
+
+
+@torch.no_grad()
 def _statistics_rows(
     files: Sequence[Path],
     size: int,
@@ -102,7 +108,7 @@ def _statistics_rows(
         try:
             image = load_image(path)
             image = transform(index, image) if transform else image
-            rows.append(style_statistics(vgg(image_to_tensor(resize_short_side(image, size))))[0])
+            rows.append(_image_statistics(image, size, vgg))
         except MobilestyleError as exc:
             log.warning("skipping unreadable style image: %s", exc)
             rows.append(torch.full((1920,), float("nan")))
@@ -165,10 +171,9 @@ def augmented_style_statistics(
 def synthetic_style_statistics(count: int, size: int, vgg: VGGEncoder, cache: Path, seed: int = 0, progress: bool = True) -> torch.Tensor:
     """``count`` x 1920 statistics of the procedural styles of training/synthetic_styles.py at short side ``size``."""
 
-    @torch.no_grad()
     def build() -> dict[str, torch.Tensor]:
         rows = [
-            style_statistics(vgg(image_to_tensor(synthetic_style(index, seed, size))))[0]
+            _image_statistics(synthetic_style(index, seed, size), size, vgg)
             for index in tqdm(range(count), desc=f"synthetic styles @ {size}px", disable=not progress)
         ]
         return {"stats": torch.stack(rows).float()}
