@@ -1,11 +1,11 @@
-"""Pictures and numbers of docs/controls.md (issue 14): mix, colours, random textures, tiles, refine.
+"""Pictures and numbers of docs/controls.md (issue 14): mix, colours, detail, random textures, tiles, refine.
 
-    OMP_NUM_THREADS=1 python benchmarks/controls.py [mix] [colors] [noise] [tiles] [demo_tiles] [refine] [--checkpoint MODEL]
+    OMP_NUM_THREADS=1 python benchmarks/controls.py [mix] [colors] [detail] [noise] [tiles] [demo_tiles] [refine] [--checkpoint MODEL]
 
 Every part re-runs on whatever model is the default (or --checkpoint): pictures go to docs/controls/, numbers to
 benchmarks/results/controls_<part>.json (`--tables` prints docs/controls.md's tables from them). Shared data from $MOBILESTYLE_SHARED, VGG
 from $MOBILESTYLE_VGG16. One thread throughout (the numbers are CPU seconds of this machine). Run time on the
-2-core machine: mix ~1 min, colors ~1 min, noise ~10 s, tiles ~4 min, refine ~10 min.
+2-core machine: mix ~1 min, colors ~1 min, detail ~6 min, noise ~10 s, tiles ~4 min, refine ~10 min.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ import torch
 from PIL import Image
 
 from mobilestyle.adaptation import load_initialization
+from mobilestyle.baselines.magenta import MagentaStylizer, find_magenta_dir
 from mobilestyle.controls.colors import PreserveColors, ycbcr
+from mobilestyle.controls.detail import KeepDetail
 from mobilestyle.controls.mixing import mix_nets
 from mobilestyle.controls.noise import random_net
 from mobilestyle.controls.refine import refine_net, refine_settings
@@ -42,9 +44,9 @@ from mobilestyle.controls.tiles import (
     stylize_windows,
 )
 from mobilestyle.data import list_images
-from mobilestyle.evaluation import Scorer
+from mobilestyle.evaluation import PairScore, Scorer, paired_ratio
 from mobilestyle.export import export, open_model
-from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, prepare_style, save_image
+from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, prepare_style, resize_short_side, save_image
 from mobilestyle.model_files import LoadedModel, load_model, save_model
 from mobilestyle.style_encoder import StyleEncoder
 from mobilestyle.transformer import TransformNet
@@ -218,6 +220,51 @@ def part_colors(ctx: Context) -> dict:
                 }
             )
     return {"rows": rows, "exports": exports, "photo": "newyork.jpg (384 px centre crop)"}
+
+
+# ------------------------------------------------------------------------------------------------------ detail
+DETAIL_AMOUNTS = (0.0, 0.25, 0.5, 1.0)
+
+
+def part_detail(ctx: Context, photos: int = 4) -> dict:
+    """--keep-detail A on every held-out style x ``photos`` eval photos at 256 px, scored like `evaluate` against
+    Magenta int8 on the same pairs (pairwise ratios); a picture; the exported files' parity."""
+    magenta = MagentaStylizer(find_magenta_dir(SHARED / "peers"), "int8")
+    contents = [center_crop_square(load_image(p), SIZE) for p in list_images(CONTENT)[:photos]]
+    pairs: list[PairScore] = []
+    for style_path in list_images(STYLES):
+        style = load_image(style_path)
+        target = ctx.scorer.style_targets(_tensor(resize_short_side(style, SIZE)))
+        net = ctx.model.emit(ctx.encoder.statistics(style, ctx.style_size))
+        bottleneck = magenta.style_bottleneck(style)
+        for index, content in enumerate(contents):
+            x = _tensor(content)
+            features = ctx.scorer.content_features(x)
+            reference = Image.fromarray(magenta.stylize(content, bottleneck).round().astype("uint8")).resize(content.size, Image.LANCZOS)
+            outputs = {"magenta": _tensor(reference), **{f"a={a:g}": _run(KeepDetail(net, a) if a else net, x) for a in DETAIL_AMOUNTS}}
+            for method, out in outputs.items():
+                pairs.append(PairScore(str(index), style_path.name, method, 0.0, **ctx.scorer.score(out, x, features, target)))
+    rows = []
+    for a in DETAIL_AMOUNTS:
+        method = f"a={a:g}"
+        ratio = {key: paired_ratio(pairs, method, "magenta", key)[0] for key in ("content_loss", "style_meanstd", "style_gram")}  # type: ignore[index]
+        rows.append({"amount": a, **ratio, "ssim": float(np.mean([p.ssim for p in pairs if p.method == method]))})
+    magenta_ssim = float(np.mean([p.ssim for p in pairs if p.method == "magenta"]))
+    photo = ctx.photo("avril.jpg", 384)
+    cells = []
+    for style in ("candy.jpg", "the_scream.jpg", "mosaic.jpg"):
+        net = ctx.model.emit(ctx.stats(style))
+        row = [_image(photo[0].permute(1, 2, 0).numpy()), center_crop_square(load_image(STYLES / style), 384)]
+        cells.append(row + [_image(_run(KeepDetail(net, a) if a else net, photo)[0].permute(1, 2, 0).numpy()) for a in (0.0, 0.5, 1.0)])
+    labels = ["photo", "style", "stylized", "--keep-detail 0.5", "--keep-detail 1"]
+    save_image(make_grid(cells, cell=192, labels=labels), PICTURES / "keep_detail.jpg")
+    exports = []
+    net = KeepDetail(ctx.model.emit(ctx.stats("candy.jpg")), 0.5)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt, precision in (("onnx", "fp32"), ("tflite", "fp16")):
+            record = export(net, name=f"detail-{precision}", formats=[fmt], sizes=[384], precision=precision, out_dir=Path(tmp))[0]
+            exports.append({"format": fmt, "precision": precision, "bytes": record.bytes, "max_abs_error": record.max_abs_error})
+    return {"rows": rows, "magenta_ssim": magenta_ssim, "pairs": len(pairs) // (len(DETAIL_AMOUNTS) + 1), "exports": exports}
 
 
 # ------------------------------------------------------------------------------------------------------ noise
@@ -465,6 +512,19 @@ def tables() -> str:
                 f"| {r['chroma_mae_vs_photo']:.3f} |"
             )
         out.append("")
+    if detail := _load("detail"):
+        out.append(
+            f"### Detail ({detail['model']['checkpoint']}; {detail['pairs']} held-out pairs at 256 px; pairwise vs Magenta int8, "
+            f"whose SSIM is {detail['magenta_ssim']:.3f})\n"
+        )
+        out.append("| --keep-detail | content | style (mean/std) | Gram | SSIM vs photo |\n|---|---|---|---|---|")
+        for r in detail["rows"]:
+            ratios = " | ".join(f"{r[key]:.3f}×" for key in ("content_loss", "style_meanstd", "style_gram"))
+            out.append(f"| {r['amount']:g} | {ratios} | {r['ssim']:.3f} |")
+        out.append("\n| exported file (A = 0.5) | precision | size | max abs error vs PyTorch (export check) |\n|---|---|---|---|")
+        for r in detail["exports"]:
+            out.append(f"| {r['format']} | {r['precision']} | {r['bytes'] / 1024:.0f} KiB | {r['max_abs_error']:.2g} |")
+        out.append("")
     if noise := _load("noise"):
         out.append(
             f"### Random\n\nmean abs difference between two seeds' outputs: {noise['mean_abs_difference_between_seeds']:.1f} grey levels\n"
@@ -505,7 +565,7 @@ def tables() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("parts", nargs="*", default=["mix", "colors", "noise", "tiles", "demo_tiles", "refine"])
+    parser.add_argument("parts", nargs="*", default=["mix", "colors", "detail", "noise", "tiles", "demo_tiles", "refine"])
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--tables", action="store_true", help="print docs/controls.md's tables from the recorded results and stop")
     parser.add_argument("--probe", nargs=5, default=None, metavar=("MODE", "NET", "H", "W", "TILE"), help=argparse.SUPPRESS)
@@ -526,6 +586,7 @@ def main() -> None:
             data = {
                 "mix": lambda: part_mix(ctx),
                 "colors": lambda: part_colors(ctx),
+                "detail": lambda: part_detail(ctx),
                 "noise": lambda: part_noise(ctx),
                 "tiles": lambda: part_tiles(ctx),
                 "demo_tiles": lambda: part_demo_tiles(ctx),

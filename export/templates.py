@@ -67,6 +67,7 @@ def template_key(fmt: str, graph: nn.Module, graph_version: int, options: dict, 
         "graph_version": graph_version,
         "graph_class": f"{type(graph).__module__}.{type(graph).__qualname__}",
         "graph_config": repr(getattr(graph, "config", None)),
+        "graph_constants": getattr(graph, "export_metadata", None),  # a control wrapper's settings (e.g. keep_detail)
         "static_shapes": getattr(graph, "static_shapes", None),
         "tensors": [[name, list(t.shape)] for name, t in graph_tensors(graph)],
         "options": options,

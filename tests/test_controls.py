@@ -1,4 +1,4 @@
-"""Issue 14's controls: mixing, colours, random textures, tiles, refine (mobilestyle/controls)."""
+"""Issue 14's controls: mixing, colours, detail, random textures, tiles, refine (mobilestyle/controls)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from mobilestyle.controls.colors import PreserveColors, preserve_colors_array, ycbcr
+from mobilestyle.controls.detail import KeepDetail, gaussian_kernel, keep_detail_array, luma_detail
 from mobilestyle.controls.mixing import mix_nets, mix_weights, net_from_code, parse_mix
 from mobilestyle.controls.noise import StylePrior, random_net
 from mobilestyle.controls.refine import refine_net, refine_settings
@@ -133,6 +134,59 @@ def test_preserve_colors_export_keeps_chroma(tmp_path, tmp_path_factory, fmt, pr
     assert np.abs(got - preserve_colors_array(photo, _run(net, photo))).max() < (1e-2 if precision == "fp32" else 6)
 
 
+# ------------------------------------------------------------------------------------------------- detail
+def test_keep_detail_adds_the_photos_luma_detail() -> None:
+    torch.manual_seed(5)
+    net = TransformNet().eval()
+    flat = np.full((40, 56, 3), (90.0, 140.0, 60.0), np.float32)
+    # a flat photo has no detail, also at the borders (the blur is normalised there)
+    assert np.abs(_run(KeepDetail(net, 1.0), flat) - _run(net, flat).clip(0, 255)).max() < 1e-3
+    photo = _photo(96, 128)
+    plain, kept = _run(net, photo), _run(KeepDetail(net, 0.5), photo)
+    inside = ((plain > 1) & (plain < 254) & (kept > 0.5) & (kept < 254.5)).all(-1)
+    added = (kept - plain)[inside]
+    assert np.abs(added - added[:, :1]).max() < 1e-3  # the same on R, G and B: luma only
+    rgb = torch.from_numpy(photo).permute(2, 0, 1)[None]
+    detail = luma_detail(rgb, gaussian_kernel(1.0))[0, 0].numpy()
+    assert np.abs(added[:, 0] - 0.5 * detail[inside]).max() < 1e-3
+    assert abs(float(detail.mean())) < 1 and float(np.abs(detail).mean()) > 5  # a high-pass of a textured photo
+    assert np.abs(keep_detail_array(photo, plain, 0.5) - kept).max() < 1e-3  # the array version is the same function
+    wrapped = PreserveColors(KeepDetail(net, 0.5))
+    assert wrapped.config == net.config
+    with pytest.raises(ValueError):
+        KeepDetail(net, 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fmt", "precision"), [("onnx", "fp32"), ("tflite", "fp16")])
+def test_keep_detail_export(tmp_path, tmp_path_factory, fmt, precision) -> None:
+    """Detail inside the colour wrapper: both in the file and its metadata; another amount is another graph."""
+    torch.manual_seed(6)
+    net = TransformNet().eval()
+    photo = _photo(128, 128)
+    cache = TemplateCache(graph_cache(tmp_path_factory))
+    for amount in (0.5, 1.0):
+        (record,) = export(
+            KeepDetail(net, amount),
+            name=f"detail{amount}",
+            formats=[fmt],
+            sizes=[128],
+            precision=precision,
+            out_dir=tmp_path,
+            cache=cache,
+        )
+        assert record.verified and record.precision == precision
+        metadata = read_metadata(record.path)
+        assert metadata["keep_detail"] == amount and metadata["detail_sigma"] == 1.0 and metadata["arch"]["base"] == 8
+        got = open_model(record.path, threads=1).run(photo)
+        assert np.abs(got - keep_detail_array(photo, _run(net, photo), amount)).max() < (1e-2 if precision == "fp32" else 6)
+    (record,) = export(
+        PreserveColors(KeepDetail(net, 0.5)), name="both", formats=[fmt], sizes=[128], precision=precision, out_dir=tmp_path, cache=cache
+    )
+    metadata = read_metadata(record.path)
+    assert record.verified and metadata["keep_detail"] == 0.5 and metadata["preserve_colors"] == "ycbcr-bt601"
+
+
 # ------------------------------------------------------------------------------------------------- noise
 def test_prior_fit_and_sampling() -> None:
     generator = torch.Generator().manual_seed(4)
@@ -223,6 +277,11 @@ def test_stylize_tile_and_preserve_colors_cli(tmp_path, eval_style, vgg_weights)
     assert a.shape == b.shape == (300, 420, 3)
     expected = preserve_colors_array(np.asarray(Image.open(photo), np.float32), a)
     assert np.abs(b - expected).mean() < 1.0
+    detail = run_cli(*base, "--keep-detail", "0.5", "-o", str(tmp_path / "detail.png"))
+    assert detail.returncode == 0, detail.stderr
+    c = np.asarray(Image.open(tmp_path / "detail.png"), np.float32)
+    assert np.abs(c - keep_detail_array(np.asarray(Image.open(photo), np.float32), a, 0.5)).max() <= 1.0  # 8-bit rounding
+    assert np.abs(c - a).mean() > 1.0
     bad = run_cli(*base, "--tile", "250", "-o", str(tmp_path / "bad.png"))
     assert bad.returncode == 2 and "--tile" in bad.stderr
 
@@ -234,6 +293,8 @@ def test_export_control_errors(tmp_path, eval_style) -> None:
         ([style, "--mix", "0.5"], "at least two"),
         ([], "STYLE_IMAGE"),
         (["--random", "1", "--refine", "5"], "--refine"),
+        ([style, "--tiles", "--keep-detail", "0.5"], "--keep-detail"),
+        ([style, "--keep-detail", "3"], "--keep-detail"),
     ):
         result = run_cli("export", *args, "-o", str(tmp_path))
         assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
@@ -256,11 +317,13 @@ def test_export_mix_random_preserve_colors_cli(tmp_path, tmp_path_factory, tiny_
         str(vgg_weights),
     ]
     env = {"MOBILESTYLE_CACHE": str(graph_cache(tmp_path_factory))}
-    mixed = run_cli("export", str(a), str(b), "--mix", "0.3", "--preserve-colors", *common, "-o", str(tmp_path), env=env)
+    controls = ["--mix", "0.3", "--preserve-colors", "--keep-detail", "0.5"]
+    mixed = run_cli("export", str(a), str(b), *controls, *common, "-o", str(tmp_path), env=env)
     assert mixed.returncode == 0, mixed.stderr
     metadata = read_metadata(tmp_path / f"mix-{a.stem}-{b.stem}.onnx")
     assert metadata["mix"] == {"styles": [a.name, b.name], "weights": [0.7, 0.3], "space": "pre-relu"}
     assert metadata["preserve_colors"] == "ycbcr-bt601" and metadata["arch"]["base"] == 8 and metadata["checkpoint"]
+    assert metadata["keep_detail"] == 0.5
     random = run_cli("export", "--random", "3", "--temperature", "0.5", *common, "-o", str(tmp_path), env=env)
     assert random.returncode == 0, random.stderr
     metadata = read_metadata(tmp_path / "random-3.onnx")

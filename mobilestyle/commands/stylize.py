@@ -71,6 +71,14 @@ side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is
 @click.option("--threads", type=click.IntRange(1), default=None, help="Runtime threads.")
 @click.option("--preserve-colors", is_flag=True, help="Keep the photo's colours: the stylized luma with the photo's chroma (YCbCr BT.601).")
 @click.option(
+    "--keep-detail",
+    type=click.FloatRange(0.0, 2.0),
+    default=0.0,
+    show_default=True,
+    metavar="A",
+    help="Keep the photo's fine detail: add A x its luma high-pass (1 px Gaussian) to the result (docs/controls.md).",
+)
+@click.option(
     "--tile",
     type=click.IntRange(256, 4096),
     default=None,
@@ -94,6 +102,7 @@ def command(
     grid: bool,
     threads: int | None,
     preserve_colors: bool,
+    keep_detail: float,
     tile: int | None,
     exact_stats: bool,
 ) -> None:
@@ -109,8 +118,8 @@ def command(
     if tile is not None and (tile % 4 or model_file is not None):
         raise MobilestyleError("--tile takes a multiple of 4 and works with --style (the PyTorch net)")
     runner = _runner(style_picture, model_file, checkpoint, vgg_weights, threads)
-    if preserve_colors or tile is not None:  # issue 14 (mobilestyle/controls)
-        runner = ControlledRunner(runner, preserve_colors, tile, exact_stats)
+    if preserve_colors or keep_detail or tile is not None:  # issue 14 (mobilestyle/controls)
+        runner = ControlledRunner(runner, preserve_colors, tile, exact_stats, keep_detail)
     with removing_new_dirs(targets[0].parent):
         for image, target in tqdm(list(zip(images, targets)), desc="stylize", unit="image", disable=len(images) < 2):
             prepared = _prepare(image, runner, size)

@@ -19,6 +19,7 @@ from torch import nn
 
 from mobilestyle.atomic import sha256_file
 from mobilestyle.controls.colors import PreserveColors, preserve_colors_array
+from mobilestyle.controls.detail import KeepDetail, keep_detail_array
 from mobilestyle.controls.mixing import DEFAULT_SPACE, mix_nets, parse_mix
 from mobilestyle.controls.noise import random_net
 from mobilestyle.controls.refine import refine_net, refine_settings
@@ -37,12 +38,18 @@ class ExportControls:
     random_seed: int | None = None
     temperature: float = 1.0
     preserve_colors: bool = False
+    keep_detail: float = 0.0
     refine: int = 0
     content_dir: Path | None = None
 
     @property
     def active(self) -> bool:
-        return self.mix is not None or self.random_seed is not None or self.preserve_colors or self.refine > 0
+        return self.mix is not None or self.random_seed is not None or self.preserve_colors or self.keep_detail > 0 or self.refine > 0
+
+    @property
+    def wraps(self) -> bool:
+        """The exported module is a wrapper around the style net (not a plain TransformNet)."""
+        return self.preserve_colors or self.keep_detail > 0
 
     @property
     def one_net(self) -> bool:
@@ -100,6 +107,8 @@ def control_nets(
             assert job.style is not None
             job.net = refine_net(job.net, job.style, files, style_nets.encoder.vgg, settings).net
             job.metadata["refine_steps"] = controls.refine
+        if controls.keep_detail:  # inside PreserveColors: the luma it keeps carries the detail
+            job.net = KeepDetail(job.net, controls.keep_detail)
         if controls.preserve_colors:
             job.net = PreserveColors(job.net)
         job.metadata = {**provenance, **job.metadata}
@@ -133,13 +142,16 @@ def _refine_photos(controls: ExportControls) -> list[Path]:
 
 
 class ControlledRunner:
-    """A runner (mobilestyle.runners) with `stylize`'s controls: tiles (PyTorch nets only) and the photo's colours."""
+    """A runner (mobilestyle.runners) with `stylize`'s controls: tiles (PyTorch nets only), the photo's detail and colours."""
 
-    def __init__(self, runner: Runner, preserve_colors: bool = False, tile: int | None = None, exact_stats: bool = False) -> None:
+    def __init__(
+        self, runner: Runner, preserve_colors: bool = False, tile: int | None = None, exact_stats: bool = False, keep_detail: float = 0.0
+    ) -> None:
         if tile is not None and not isinstance(runner, TorchRunner):
             raise MobilestyleError("--tile runs the PyTorch net: use it with --style, not --model")
         self.runner = runner
         self.preserve_colors = preserve_colors
+        self.keep_detail = keep_detail
         self.tile = tile
         self.exact_stats = exact_stats
 
@@ -152,4 +164,6 @@ class ControlledRunner:
             out = stylize_tiled(self.runner.module, np.asarray(rgb, np.float32), self.tile, exact=self.exact_stats)
         else:
             out = self.runner.run(rgb)
+        if self.keep_detail:
+            out = keep_detail_array(rgb, out, self.keep_detail)
         return preserve_colors_array(rgb, out) if self.preserve_colors else out

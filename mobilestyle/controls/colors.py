@@ -12,8 +12,6 @@ Where the clamp bites (a bright stylized luma on a saturated photo colour) chrom
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,7 +37,6 @@ class PreserveColors(nn.Module):
     the file's metadata gets the inner net's ``config`` as its ``arch`` and ``export_metadata``.
     """
 
-    export_metadata: ClassVar[dict[str, str]] = {"preserve_colors": COLOR_MODE}
     luma: torch.Tensor
 
     def __init__(self, net: nn.Module) -> None:
@@ -52,6 +49,12 @@ class PreserveColors(nn.Module):
     def config(self) -> NetConfig | None:
         """The wrapped net's architecture (also part of the conversion-cache key: equal shapes, other padding)."""
         return getattr(self.net, "config", None)
+
+    @property
+    def export_metadata(self) -> dict[str, object]:
+        """The wrapped module's (e.g. ``KeepDetail``'s), then this wrapper's."""
+        inner = getattr(self.net, "export_metadata", None)
+        return {**(inner if isinstance(inner, dict) else {}), "preserve_colors": COLOR_MODE}
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         stylized = self.net(rgb)
