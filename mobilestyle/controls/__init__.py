@@ -5,8 +5,9 @@ hands it to the export stage (``mobilestyle.export.export(net, ...)``) like any 
 
 - ``mixing``: one net from several styles (the meta network's hidden space, or the emitted weights).
 - ``colors``: ``PreserveColors``, a wrapper that keeps the photo's chroma (YCbCr BT.601) in plain ops.
+- ``detail``: ``KeepDetail``, a wrapper that adds back the photo's luma high-pass (fine detail) in plain ops.
 - ``noise``: a net from a random hidden code (a Gaussian fitted to the training styles).
 - ``tiles``: high-resolution stylization by tiles with instance-norm statistics fixed from a downscaled pass.
 - ``refine``: a few steps of per-style training started from the emitted net (MetaStyle's adaptation).
-- ``build``: what the CLI's options (`export --mix/--random/--preserve-colors/--refine`, `stylize --tile`) make of them.
+- ``build``: what the CLI's options (`export --mix/--random/--preserve-colors/--keep-detail/--refine`, `stylize --tile`) make of them.
 """

@@ -1,7 +1,7 @@
 """The controls as the CLI uses them: which nets `export` converts, and how `stylize` runs a net.
 
 Kept apart from mobilestyle/commands so the commands only add options and call ``control_nets`` /
-``ControlledRunner``. Each control produces an ``nn.Module`` (a TransformNet, or ``PreserveColors`` around one)
+``ControlledRunner``. Each control produces an ``nn.Module`` (a TransformNet, or ``KeepDetail`` / ``PreserveColors`` around one)
 that the command hands to ``mobilestyle.export.export`` like any other net.
 """
 
