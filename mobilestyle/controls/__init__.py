@@ -9,5 +9,6 @@ hands it to the export stage (``mobilestyle.export.export(net, ...)``) like any 
 - ``noise``: a net from a random hidden code (a Gaussian fitted to the training styles).
 - ``tiles``: high-resolution stylization by tiles with instance-norm statistics fixed from a downscaled pass.
 - ``refine``: a few steps of per-style training started from the emitted net (MetaStyle's adaptation).
+- ``wrapper``: ``NetWrapper``, the base of the wrappers (architecture and metadata pass through).
 - ``build``: what the CLI's options (`export --mix/--random/--preserve-colors/--keep-detail/--refine`, `stylize --tile`) make of them.
 """

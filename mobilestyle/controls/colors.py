@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilestyle.transformer import NetConfig
+from mobilestyle.controls.wrapper import NetWrapper
 
 LUMA_BT601 = (0.299, 0.587, 0.114)
 COLOR_MODE = "ycbcr-bt601"
@@ -30,7 +30,7 @@ def _luma_matrix() -> torch.Tensor:
     return torch.tensor([LUMA_BT601] * 3, dtype=torch.float32).reshape(3, 3, 1, 1)
 
 
-class PreserveColors(nn.Module):
+class PreserveColors(NetWrapper):
     """``net``'s luma, the input photo's chroma. Input and output: RGB 0..255 NCHW.
 
     ``export`` converts it as it is, with the TransformNet inside in its fast export form (and rescaled for fp16);
@@ -40,21 +40,12 @@ class PreserveColors(nn.Module):
     luma: torch.Tensor
 
     def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
+        super().__init__(net)
         # not persistent: a constant in every converted file, not a weight the conversion cache patches
         self.register_buffer("luma", _luma_matrix(), persistent=False)
 
-    @property
-    def config(self) -> NetConfig | None:
-        """The wrapped net's architecture (also part of the conversion-cache key: equal shapes, other padding)."""
-        return getattr(self.net, "config", None)
-
-    @property
-    def export_metadata(self) -> dict[str, object]:
-        """The wrapped module's (e.g. ``KeepDetail``'s), then this wrapper's."""
-        inner = getattr(self.net, "export_metadata", None)
-        return {**(inner if isinstance(inner, dict) else {}), "preserve_colors": COLOR_MODE}
+    def own_metadata(self) -> dict[str, object]:
+        return {"preserve_colors": COLOR_MODE}
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         stylized = self.net(rgb)

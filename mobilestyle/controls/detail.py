@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mobilestyle.controls.colors import LUMA_BT601
-from mobilestyle.transformer import NetConfig
+from mobilestyle.controls.wrapper import NetWrapper
 
 DEFAULT_SIGMA = 1.0
 
@@ -52,29 +52,22 @@ def luma_detail(rgb: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return luma - blurred
 
 
-class KeepDetail(nn.Module):
+class KeepDetail(NetWrapper):
     """``net``'s output plus ``amount`` times the photo's luma detail. Input and output: RGB 0..255 NCHW."""
 
     kernel: torch.Tensor
 
     def __init__(self, net: nn.Module, amount: float, sigma: float = DEFAULT_SIGMA) -> None:
-        super().__init__()
+        super().__init__(net)
         if not 0 < amount <= 2:
             raise ValueError(f"detail amount {amount} outside (0, 2]")
-        self.net = net
         self.amount = float(amount)
         self.sigma = float(sigma)
         # not persistent: constants of the converted graph (export_metadata keys the conversion cache on them)
         self.register_buffer("kernel", gaussian_kernel(sigma), persistent=False)
 
-    @property
-    def config(self) -> NetConfig | None:
-        return getattr(self.net, "config", None)
-
-    @property
-    def export_metadata(self) -> dict[str, object]:
-        inner = getattr(self.net, "export_metadata", None)
-        return {**(inner if isinstance(inner, dict) else {}), "keep_detail": self.amount, "detail_sigma": self.sigma}
+    def own_metadata(self) -> dict[str, object]:
+        return {"keep_detail": self.amount, "detail_sigma": self.sigma}
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         return (self.net(rgb) + self.amount * luma_detail(rgb, self.kernel)).clamp(0.0, 255.0)
