@@ -114,7 +114,7 @@ def test_export_cli_writes_the_tiles_file_beside_the_model(eval_style: Path, vgg
     records = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
     assert set(records) == {"candy.onnx", "candy.tiles.onnx"} and records["candy.tiles.onnx"]["verified"]
     assert read_metadata(tmp_path / "out" / "candy.tiles.onnx")["role"] == "tiles"
-    for extra, message in ((["--format", "coreml"], "add --format onnx or tflite"), (["--preserve-colors"], "keep colours in the app")):
+    for extra, message in ((["--format", "coreml"], "add --format onnx or tflite"), (["--preserve-colors"], "apply them in the app")):
         refused = run_cli("export", style, "--tiles", *extra, "-o", str(tmp_path / "no"), *common)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "no").exists()
