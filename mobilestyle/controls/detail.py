@@ -10,7 +10,7 @@ with Y the BT.601 luma. The detail is added to R, G and B alike (it changes luma
 Gaussian, normalised at the borders (``blur(x) / blur(1)``, zero padding): ops every exporter and runtime has (1x1
 and 1xK / Kx1 convolutions, divisions, an add and a clamp), no padding mode a converter could miss.
 
-Measured on the 33 held-out styles (docs/controls.md): a = 0.5 lifts SSIM vs the photo by ~0.07 for ~+11 % style
+Measured on the 33 held-out styles (docs/controls.md): a = 0.5 lifts SSIM vs the photo by ~0.05 for ~+8 % style
 loss; it trades along the content/style line, a user's choice, not a better model.
 """
 
