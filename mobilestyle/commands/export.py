@@ -11,7 +11,7 @@ import click
 from tqdm import tqdm
 
 from mobilestyle.atomic import check_output_dir, removing_new_dirs
-from mobilestyle.commands.options import checkpoint_option, folder_or_shared, json_flag, vgg_weights_option
+from mobilestyle.commands.options import checkpoint_option, folder_or_shared, json_flag, keep_detail_option, vgg_weights_option
 from mobilestyle.controls.build import ExportControls, control_nets, default_name
 from mobilestyle.controls.mixing import DEFAULT_SPACE, MIX_SPACES
 from mobilestyle.errors import MobilestyleError
@@ -41,7 +41,7 @@ def parse_formats(values: tuple[str, ...]) -> list[str]:
 
 def controls_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """Issue 14's options (mobilestyle/controls); their values reach the command as keyword arguments."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--mix",
             default=None,
@@ -76,15 +76,7 @@ def controls_options(function: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Bake 'keep the photo's colours' into the file: the stylized luma with the photo's chroma (YCbCr BT.601).",
         ),
-        click.option(
-            "--keep-detail",
-            type=click.FloatRange(0.0, 2.0),
-            default=0.0,
-            show_default=True,
-            metavar="A",
-            help="Bake 'keep the photo's fine detail' into the file: add A x the photo's luma high-pass (1 px Gaussian). "
-            "0.5 raises SSIM vs the photo by ~0.05 for ~8 % more style loss (docs/controls.md).",
-        ),
+        keep_detail_option("baked into the file"),
         click.option(
             "--refine",
             type=click.IntRange(0),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,6 +24,19 @@ checkpoint_option = click.option(
     help="Trained model (.safetensors or a run folder). Default: the model shipped with the package.",
 )
 json_flag = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+
+
+def keep_detail_option(where: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--keep-detail A (mobilestyle/controls/detail.py); ``where`` says where the detail goes (the file or the result)."""
+    return click.option(
+        "--keep-detail",
+        type=click.FloatRange(0.0, 2.0),
+        default=0.0,
+        show_default=True,
+        metavar="A",
+        help=f"Keep the photo's fine detail: add A x its luma high-pass (1 px Gaussian) {where}. "
+        "0.5 raises SSIM vs the photo by ~0.05 for ~8 % more style loss (docs/controls.md).",
+    )
 
 
 def folder_or_shared(given: Path | None, option: str, *shared_parts: str) -> Path:

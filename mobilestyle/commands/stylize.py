@@ -10,7 +10,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from mobilestyle.atomic import check_output_dir, check_output_file, removing_new_dirs
-from mobilestyle.commands.options import checkpoint_option, vgg_weights_option
+from mobilestyle.commands.options import checkpoint_option, keep_detail_option, vgg_weights_option
 from mobilestyle.controls.build import ControlledRunner
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import open_model
@@ -70,14 +70,7 @@ side by side. -o takes a .png / .jpg / .webp file (one photo) or a folder; it is
 @click.option("--grid", is_flag=True, help="Write a content | style | result picture.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="Runtime threads.")
 @click.option("--preserve-colors", is_flag=True, help="Keep the photo's colours: the stylized luma with the photo's chroma (YCbCr BT.601).")
-@click.option(
-    "--keep-detail",
-    type=click.FloatRange(0.0, 2.0),
-    default=0.0,
-    show_default=True,
-    metavar="A",
-    help="Keep the photo's fine detail: add A x its luma high-pass (1 px Gaussian) to the result (docs/controls.md).",
-)
+@keep_detail_option("to the result")
 @click.option(
     "--tile",
     type=click.IntRange(256, 4096),

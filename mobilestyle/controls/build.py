@@ -44,7 +44,7 @@ class ExportControls:
 
     @property
     def active(self) -> bool:
-        return self.mix is not None or self.random_seed is not None or self.preserve_colors or self.keep_detail > 0 or self.refine > 0
+        return self.mix is not None or self.random_seed is not None or self.wraps or self.refine > 0
 
     @property
     def wraps(self) -> bool:

@@ -42,14 +42,19 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
 def luma_detail(rgb: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """N x 1 x H x W: the luma of ``rgb`` (NCHW 0..255) minus its border-normalised Gaussian blur."""
     luma = F.conv2d(rgb, torch.tensor(LUMA_BT601, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1))
+    return luma - _blur_along(_blur_along(luma, kernel, dim=3), kernel, dim=2)
+
+
+def _blur_along(x: torch.Tensor, kernel: torch.Tensor, dim: int) -> torch.Tensor:
+    """``x`` (N x 1 x H x W) blurred along W (dim 3) or H (dim 2), divided by the kernel weight inside the picture.
+
+    The weights come from one row (or column) of ones: dividing pass by pass equals dividing by the 2-D blur of ones,
+    and what a converter folds stays a small vector, not an H x W map."""
     radius = kernel.numel() // 2
-    # one pass along W, one along H, each divided by its own 1-D border weights (a 1 x W row, an H x 1 column): the
-    # same as dividing by the 2-D blur of ones, and what a converter folds stays two small vectors, not an H x W map
-    along_w = F.conv2d(luma, kernel.view(1, 1, 1, -1), padding=(0, radius))
-    along_w = along_w / F.conv2d(luma[:, :, :1, :] * 0 + 1, kernel.view(1, 1, 1, -1), padding=(0, radius))
-    blurred = F.conv2d(along_w, kernel.view(1, 1, -1, 1), padding=(radius, 0))
-    blurred = blurred / F.conv2d(luma[:, :, :, :1] * 0 + 1, kernel.view(1, 1, -1, 1), padding=(radius, 0))
-    return luma - blurred
+    shape, padding = ((1, 1, 1, -1), (0, radius)) if dim == 3 else ((1, 1, -1, 1), (radius, 0))
+    weights = kernel.view(shape)
+    ones = x.narrow(5 - dim, 0, 1) * 0 + 1  # one row (blurring along W) or one column (along H)
+    return F.conv2d(x, weights, padding=padding) / F.conv2d(ones, weights, padding=padding)
 
 
 class KeepDetail(NetWrapper):
