@@ -21,6 +21,9 @@ class LossWeights:
     style: float = 50.0
     tv: float = 1e-6
     content_layer: str = "relu3_3"
+    # A second, shallower content term (the photo's local structure: edges, fine detail); 0 = the paper's objective.
+    structure: float = 0.0
+    structure_layer: str = "relu2_2"
     style_layers: tuple[str, ...] = TAPS
     style_kind: StyleKind = "meanstd"
 
@@ -60,6 +63,22 @@ def style_distance(output: Mapping[str, tuple[torch.Tensor, ...]], target: Mappi
     return total
 
 
+def content_distance(
+    weights: LossWeights, out_feats: Mapping[str, torch.Tensor], content_feats: Mapping[str, torch.Tensor]
+) -> torch.Tensor:
+    """Weighted content MSE at ``content_layer`` plus, when ``structure`` > 0, at ``structure_layer``."""
+    loss = weights.content * F.mse_loss(out_feats[weights.content_layer].float(), content_feats[weights.content_layer].float())
+    if weights.structure:
+        layer = weights.structure_layer
+        loss = loss + weights.structure * F.mse_loss(out_feats[layer].float(), content_feats[layer].float())
+    return loss
+
+
+def content_layers(weights: LossWeights) -> tuple[str, ...]:
+    """The VGG layers the content terms read."""
+    return (weights.content_layer, weights.structure_layer) if weights.structure else (weights.content_layer,)
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Sum of squared neighbour differences, averaged over the batch."""
     dx = (image[:, :, :, 1:] - image[:, :, :, :-1]).float().square().sum()
@@ -74,7 +93,7 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         self.vgg = vgg
         self.weights = weights
-        self.layers = tuple(dict.fromkeys((*weights.style_layers, weights.content_layer)))
+        self.layers = tuple(dict.fromkeys((*weights.style_layers, *content_layers(weights))))
 
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.vgg(images)
@@ -89,18 +108,19 @@ class PerceptualLoss(nn.Module):
         output: torch.Tensor,
         content: torch.Tensor,
         style_target: dict[str, tuple[torch.Tensor, ...]],
-        content_features: torch.Tensor | None = None,
+        content_features: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
+        """``content_features``: the photo's features at ``content_layers(weights)``, if already computed."""
         w = self.weights
         out_feats = self.vgg(output)
         if content_features is None:
             with torch.no_grad():
-                content_features = self.vgg(content)[w.content_layer]
-        content_loss = F.mse_loss(out_feats[w.content_layer].float(), content_features.float())
+                content_features = self.vgg(content)
+        content_loss = content_distance(w, out_feats, content_features)
         style_loss = style_distance(style_targets(out_feats, w.style_layers, w.style_kind), style_target)
         tv_loss = total_variation(output)
         parts = {
-            "content_loss": w.content * content_loss,
+            "content_loss": content_loss,
             "style_loss": w.style * style_loss,
             "tv_loss": w.tv * tv_loss,
         }

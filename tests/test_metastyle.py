@@ -92,9 +92,8 @@ def _meta_objective(net: TransformNet, vgg: VGGEncoder, inner_lr: float) -> floa
     photos = [shared_path("data", "eval", "content", name) for name in ("chicago.jpg", "bsds_100007.jpg", "lenna.jpg", "bsds_100039.jpg")]
     batch = torch.cat([image_to_tensor(center_crop_square(load_image(p), 32)) for p in photos])
     content, query = batch[:2], batch[2:]
-    layer = METASTYLE_LOSS.content_layer
     with torch.no_grad():
-        content_features, query_features = vgg(content)[layer], vgg(query)[layer]
+        content_features, query_features = vgg(content), vgg(query)
     net.train()
     params = dict(net.named_parameters())
     total = 0.0
@@ -146,9 +145,8 @@ def test_second_order_gradient_flows_through_the_inner_step(vgg_weights: Path) -
     net = TransformNet(metastyle_config({"base": 8})).train()
     content, query, style = (torch.rand(1, 3, 16, 16) * 255 for _ in range(3))
     target = loss.style_of(style)
-    layer = METASTYLE_LOSS.content_layer
     with torch.no_grad():
-        content_features, query_features = vgg(content)[layer], vgg(query)[layer]
+        content_features, query_features = vgg(content), vgg(query)
     names, lr = norm_parameter_names(net), 1e-8
 
     def outer(create_graph: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -188,3 +188,16 @@ def test_style_noise_and_synthetic_styles_train_reproducibly(tmp_path: Path, sma
     assert [r["total_loss"] for r in noisy] == [r["total_loss"] for r in again]  # the noise is a function of the step
     assert noisy[0]["total_loss"] != clean[0]["total_loss"]  # and the meta network reads it
     assert load_checkpoint(tmp_path / "a")[1]["options"]["extra"]["synthetic_styles"] == 4
+
+
+def test_structure_weight_reaches_the_objective_and_the_checkpoint(
+    tmp_path: Path, small_data: tuple[Path, Path], vgg_weights: Path
+) -> None:
+    cache = tmp_path / "cache"
+    _train(tmp_path / "paper", small_data, cache, vgg_weights, 1, "--final-steps", "0")
+    _train(tmp_path / "structure", small_data, cache, vgg_weights, 1, "--final-steps", "0", "--structure-weight", "2")
+    paper, structure = _rows(tmp_path / "paper")[0], _rows(tmp_path / "structure")[0]
+    assert float(structure["content_loss"]) > float(paper["content_loss"])  # same step, same batch: only the term differs
+    assert structure["style_loss"] == paper["style_loss"]
+    loss = load_checkpoint(tmp_path / "structure")[1]["options"]["loss"]
+    assert loss["structure"] == 2.0 and loss["structure_layer"] == "relu2_2"

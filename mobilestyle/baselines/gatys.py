@@ -51,7 +51,7 @@ def optimize_image(
     if optimizer not in DEFAULT_LR:
         raise MobilestyleError(f"unknown optimizer {optimizer!r}: use adam or lbfgs")
     with torch.no_grad():
-        content_features = loss.features(content)[loss.weights.content_layer]
+        content_features = loss.features(content)
     pixels = initial_image(content, init, seed).requires_grad_(True)
     step_size = DEFAULT_LR[optimizer] if lr is None else lr
     if optimizer == "adam":

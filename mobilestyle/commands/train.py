@@ -29,6 +29,8 @@ DEFAULTS = {
     "style_weight": 50.0,
     "tv_weight": 1e-6,
     "content_layer": "relu3_3",
+    "structure_weight": 0.0,
+    "structure_layer": "relu2_2",
     "style_loss": "meanstd",
 }
 METASTYLE_KEYS = ("inner_steps", "inner_lr", "first_order", "styles_per_batch", "inner_params")
@@ -100,6 +102,18 @@ FAST_KEYS = (
     type=click.Choice(["relu1_2", "relu2_2", "relu3_3", "relu4_3"]),
     default=None,
     help="[default: relu3_3; metastyle: relu2_2]",
+)
+@click.option(
+    "--structure-weight",
+    type=float,
+    default=None,
+    help="Weight of a second content term at --structure-layer: the photo's edges and fine detail.  [default: 0]",
+)
+@click.option(
+    "--structure-layer",
+    type=click.Choice(["relu1_2", "relu2_2"]),
+    default=None,
+    help="VGG layer of the structure term.  [default: relu2_2]",
 )
 @click.option(
     "--style-loss",
@@ -257,6 +271,8 @@ def command(**kw: Any) -> None:
             style=kw["style_weight"],
             tv=kw["tv_weight"],
             content_layer=kw["content_layer"],
+            structure=kw["structure_weight"],
+            structure_layer=kw["structure_layer"],
             style_kind=kw["style_loss"],
         ),
         extra=extra,

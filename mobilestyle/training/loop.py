@@ -138,7 +138,12 @@ def check_options(options: TrainOptions) -> None:
         if side is not None and not 16 <= side <= MAX_TRAIN_SIDE:
             raise MobilestyleError(f"{flag} {side} is outside 16..{MAX_TRAIN_SIDE}")
     weights = options.loss
-    for flag, value in (("--content-weight", weights.content), ("--style-weight", weights.style), ("--tv-weight", weights.tv)):
+    for flag, value in (
+        ("--content-weight", weights.content),
+        ("--style-weight", weights.style),
+        ("--tv-weight", weights.tv),
+        ("--structure-weight", weights.structure),
+    ):
         if not (math.isfinite(value) and value >= 0):
             raise MobilestyleError(f"{flag} must be a finite number >= 0, not {value}")
 

@@ -21,7 +21,7 @@ from torch.func import functional_call
 
 from mobilestyle.data import crop_loader
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.losses import LossWeights, PerceptualLoss
+from mobilestyle.losses import LossWeights, PerceptualLoss, content_layers
 from mobilestyle.training.loop import TrainContext, sync_gradients
 from mobilestyle.transformer import InstanceNorm, NetConfig, TransformNet
 
@@ -96,7 +96,7 @@ def inner_adapt(
     params: Params,
     names: list[str],
     content: torch.Tensor,
-    content_features: torch.Tensor,
+    content_features: dict[str, torch.Tensor],
     target: StyleTarget,
     loss: PerceptualLoss,
     lr: float,
@@ -166,10 +166,10 @@ class MetaStyleMethod:
         inner_lr = decayed(settings.inner_lr, step)
         query = self._query_batch(step)
         params: Params = dict(self.model.named_parameters())
-        layer = ctx.loss.weights.content_layer
+        layers = content_layers(ctx.loss.weights)
         with torch.no_grad(), ctx.autocast():
-            content_features = ctx.vgg(content)[layer]
-            query_features = ctx.vgg(query)[layer]
+            content_features = {layer: f for layer, f in ctx.vgg(content).items() if layer in layers}
+            query_features = {layer: f for layer, f in ctx.vgg(query).items() if layer in layers}
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, torch.Tensor] = {}
         for _ in range(settings.styles_per_batch):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from mobilestyle.baselines.magenta import find_magenta_dir
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import image_to_tensor, load_image, resize_short_side
-from mobilestyle.losses import style_distance, total_variation
+from mobilestyle.losses import content_distance, style_distance, total_variation
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.model_files import load_model
 from mobilestyle.training import datasets
@@ -204,17 +204,17 @@ class ShenFastMethod:
         return {"content_loss": pixel, "style_loss": feature, "tv_loss": zero, "total_loss": pixel + feature}
 
     def perceptual_loss(self, output: torch.Tensor, content: torch.Tensor, target_stats: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The paper's objective (and ``evaluate``'s): content MSE + weighted per-sample mean/std MSE + TV."""
+        """The paper's objective (and ``evaluate``'s): content MSE + weighted per-sample mean/std MSE + TV, plus the
+        optional structure term (``--structure-weight``), counted in ``content_loss``."""
         weights = self.ctx.loss.weights
         with self.vgg_autocast():
             with torch.no_grad():
-                content_features = self.ctx.vgg(content)[weights.content_layer]
+                content_features = self.ctx.vgg(content)
             features = self.ctx.vgg(output)
-        content_loss = F.mse_loss(features[weights.content_layer].float(), content_features.float())
         got = split_statistics(style_statistics(features), weights.style_layers)
         style_loss = style_distance(got, split_statistics(target_stats, weights.style_layers))
         parts = {
-            "content_loss": weights.content * content_loss,
+            "content_loss": content_distance(weights, features, content_features),
             "style_loss": weights.style * style_loss,
             "tv_loss": weights.tv * total_variation(output),
         }
