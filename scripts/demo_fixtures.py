@@ -20,11 +20,12 @@ from torch import nn
 
 from mobilestyle.atomic import atomic_write_text, ensure_writable_dir
 from mobilestyle.controls.colors import PreserveColors
+from mobilestyle.controls.detail import DEFAULT_SIGMA, KeepDetail, gaussian_kernel, luma_detail
 from mobilestyle.controls.tiles import _tiles
 from mobilestyle.images import center_crop_square, tensor_to_image
 from mobilestyle.mix_ladders import ladder, mix_name, mix_record, partners, pickable
 
-FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json", "mixes.json")
+FIXTURE_FILES = ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "detail.json", "tiles.json", "mixes.json")
 # (width, height, crop sizes): landscape and portrait sources, crops that downscale, keep and upscale.
 SOURCES = ((37, 27, (16, 24, 27, 36)), (22, 45, (12, 20, 22, 32)))
 
@@ -119,6 +120,33 @@ def colors_case() -> dict[str, Any]:
     }
 
 
+def detail_case() -> dict[str, Any]:
+    """Keep the photo's fine detail (KeepDetail, sigma 1 px) on a model output with values out of range (the clamp
+    bites), on a non-square picture whose short side is barely two kernels wide (the border normalisation), at two
+    amounts; and composed with PreserveColors as the CLI composes them (detail inside: first detail, then colours)."""
+    height, width = 11, 18
+    photo = synthetic_photo(width, height, seed=6)
+    stylized = np.random.default_rng(9).uniform(-20, 275, (height, width, 3)).astype(np.float32)
+    kernel = gaussian_kernel(DEFAULT_SIGMA)
+    cases = []
+    with torch.no_grad():
+        detail = luma_detail(_nchw(photo), kernel)[0, 0].numpy()
+        for amount in (0.5, 1.5):
+            kept = KeepDetail(_Fixed(_nchw(stylized)), amount)(_nchw(photo))[0].permute(1, 2, 0).numpy()
+            both = PreserveColors(KeepDetail(_Fixed(_nchw(stylized)), amount))(_nchw(photo))[0].permute(1, 2, 0).numpy()
+            cases.append({"amount": amount, "kept_nhwc": kept.ravel().tolist(), "with_colors_nhwc": both.ravel().tolist()})
+    return {
+        "height": height,
+        "width": width,
+        "sigma": DEFAULT_SIGMA,
+        "kernel": kernel.tolist(),
+        "photo_argb": to_argb(photo),
+        "stylized_nhwc": stylized.ravel().tolist(),
+        "detail": detail.ravel().tolist(),
+        "cases": cases,
+    }
+
+
 # (height, width, tile, margin, feather): several cores per axis, overlaps wider than the feather, shifted last cores.
 TILE_CASES = ((40, 56, 24, 4, 8), (36, 44, 32, 8, 4), (24, 60, 24, 4, 8))
 
@@ -169,6 +197,7 @@ def write_fixtures(folder: Path) -> list[Path]:
         "postprocess.json": postprocess_case(),
         "blend.json": blend_case(),
         "colors.json": colors_case(),
+        "detail.json": detail_case(),
         "tiles.json": tiles_payload(),
         "mixes.json": mixes_payload(),
     }

@@ -200,7 +200,7 @@ def test_golden_fixtures_are_what_python_computes(tmp_path: Path) -> None:
     """The Java core's committed fixtures equal what the Python side writes now (regenerate: mobilestyle bundle --fixtures)."""
     result = run_cli("bundle", "--fixtures", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    for name in ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "tiles.json", "mixes.json"):
+    for name in ("preprocess.json", "postprocess.json", "blend.json", "colors.json", "detail.json", "tiles.json", "mixes.json"):
         assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), (
             f"{name} is stale: mobilestyle bundle --fixtures {FIXTURES}"
         )

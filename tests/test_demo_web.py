@@ -3,7 +3,8 @@
 The page loads a bundled style, a photo is uploaded through its file input, and the page's own centre crop and
 model output are read back: the crop must equal Python's `center_crop_square` byte for byte, and the output must
 match the Python runtime on the same input (onnxruntime for .onnx, the LiteRT interpreter for .tflite). The picture
-shown with "keep the photo's colours" on must be `preserve_colors_array` of the same output.
+shown with "keep the photo's colours" on must be `preserve_colors_array` of the same output; with "keep detail" at 0.5
+`keep_detail_array` of it (then `preserve_colors_array` with the colours on), and at 0 the plain picture.
 Latencies (WASM, 1 and 2 threads) are printed, not asserted; the screenshot lands in $MOBILESTYLE_ARTIFACTS
 (default: the test's temp folder).
 """
@@ -24,6 +25,7 @@ from conftest import run_cli
 from test_bundle import DEMO_APP, MIX, demo_models, mixed_bundle  # noqa: F401  (fixtures)
 
 from mobilestyle.controls.colors import preserve_colors_array
+from mobilestyle.controls.detail import keep_detail_array
 from mobilestyle.controls.tiles import stylize_per_tile
 from mobilestyle.export import open_model
 from mobilestyle.export.norm_stats import NormStatsRunner, stylize_whole_photo
@@ -106,6 +108,26 @@ def check_kept_colors(record: dict, page_input: np.ndarray, page_output: np.ndar
     assert int(np.abs(shown - expected).max()) <= 1, "keep the photo's colours: the page differs from Python"  # rounding at .5
 
 
+def check_kept_detail(record: dict, page_input: np.ndarray, page_output: np.ndarray) -> None:
+    """The page's "keep detail" pictures (strength 100%): Python's KeepDetail on the page's own output, alone and then
+    with the colours kept (detail first, as the CLI nests them); the slider back at 0 gives the plain picture back."""
+
+    def shown(key: str) -> np.ndarray:
+        return np.frombuffer(base64.b64decode(record[key]), np.uint8).reshape(page_input.shape).astype(np.int16)
+
+    amount = record["keep_detail"]
+    assert amount == 0.5 and record["detail_colors_label"] == "0.50" and record["detail_off_label"] == "off"
+    detailed = keep_detail_array(page_input, page_output, amount)
+    plain = shown("shown_rgb_b64")
+    assert np.array_equal(plain, np.clip(np.rint(page_output), 0, 255).astype(np.int16)), "the plain picture is not the output"
+    kept = shown("kept_detail_rgb_b64")
+    assert int(np.abs(kept - np.rint(detailed)).max()) <= 1, "keep detail: the page differs from Python"  # rounding at .5
+    both = shown("detail_colors_rgb_b64")
+    assert int(np.abs(both - np.rint(preserve_colors_array(page_input, detailed))).max()) <= 1, "keep detail + colours differ"
+    assert float(np.abs(kept - plain).mean()) > 1 and int(np.abs(kept - plain).max()) > 10, "keep detail changed nothing"
+    assert np.array_equal(shown("detail_off_rgb_b64"), plain), "keep detail at 0 must leave the picture unchanged"
+
+
 def python_latency_ms(runner, image: np.ndarray, runs: int = 5) -> float:
     runner.run(image)
     times = []
@@ -131,6 +153,7 @@ def test_page_matches_python_runtimes(browser_run: dict) -> None:
         diff = float(np.abs(page_output - references[fmt]).max())
         assert diff <= MAX_ABS_DIFF, f"{fmt} x{threads}: page output differs from Python by {diff}"
         check_kept_colors(record, page_input, page_output)
+        check_kept_detail(record, page_input, page_output)
         rows.append(
             f"{record['benchmark']['label']:<45} median {record['benchmark']['median_ms']:7.1f} ms   max|diff| vs Python {diff:.4f}"
         )
@@ -186,6 +209,44 @@ def test_page_preserve_colors_matches_python() -> None:
     assert float(np.abs(page - preserve_colors_array(photo, stylized)).max()) <= 1e-3
 
 
+def test_page_keep_detail_matches_python() -> None:
+    """src/pixels.js keepDetail against mobilestyle.controls.detail: the golden fixture detail.json (the Java core's,
+    written with the real KeepDetail: kernel, detail map, two amounts, nested in PreserveColors) and random pixels on a
+    larger non-square picture (keep_detail_array, clamps included)."""
+    node = require_browser_stack()
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, (40, 57, 3), dtype=np.uint8)
+    stylized = rng.uniform(-40, 300, photo.shape).astype(np.float32)
+    script = """
+      import { readFileSync } from 'node:fs';
+      import { detailKernel, keepDetail, lumaDetail, preserveColors } from './src/pixels.js';
+      const f = JSON.parse(readFileSync(process.argv[1], 'utf8'));
+      const [photo, stylized, height, width] = JSON.parse(readFileSync(0, 'utf8'));
+      const rgb = Uint8Array.from(f.photo_argb.flatMap((p) => [(p >> 16) & 255, (p >> 8) & 255, p & 255]));
+      const worst = (a, b) => (a.length === b.length ? a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0) : Infinity);
+      const out = Float32Array.from(f.stylized_nhwc);
+      const cases = f.cases.map((c) => {
+        const kept = keepDetail(rgb, out, f.height, f.width, c.amount);
+        return { amount: c.amount, kept: worst(kept, c.kept_nhwc), both: worst(preserveColors(rgb, kept), c.with_colors_nhwc) };
+      });
+      const random = keepDetail(Uint8Array.from(photo), Float32Array.from(stylized), height, width, 0.7);
+      console.log(JSON.stringify({ kernel: worst(detailKernel(f.sigma), f.kernel),
+        detail: worst(lumaDetail(rgb, f.height, f.width), f.detail), cases, random: Array.from(random) }));
+    """
+    fixture = DEMO_APP / "core" / "src" / "test" / "resources" / "fixtures" / "detail.json"
+    data = json.dumps([photo.ravel().tolist(), stylized.ravel().tolist(), *photo.shape[:2]])
+    run = subprocess.run(
+        [node, "--input-type=module", "-e", script, str(fixture)], input=data, cwd=WEB, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["kernel"] <= 1e-7 and result["detail"] <= 1e-3, result
+    assert [c["amount"] for c in result["cases"]] == [0.5, 1.5]
+    assert all(c["kept"] <= 1e-3 and c["both"] <= 1e-3 for c in result["cases"]), result["cases"]
+    page = np.asarray(result["random"], np.float32).reshape(photo.shape)
+    assert float(np.abs(page - keep_detail_array(photo, stylized, 0.7)).max()) <= 1e-3
+
+
 def test_page_tiles_match_python(browser_run: dict, tmp_path: Path) -> None:
     """tiles=1: the whole 700x520 photo in 256² tiles (4 x 3); the page's blend of its tiles = the same plan in Python."""
     node = require_browser_stack()
@@ -204,6 +265,7 @@ def test_page_tiles_match_python(browser_run: dict, tmp_path: Path) -> None:
         diff = float(np.abs(page_output - reference).max())
         assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: tiled page output differs from Python by {diff}"
         check_kept_colors(record, page_input, page_output)
+        check_kept_detail(record, page_input, page_output)
 
 
 def test_page_mix_code_matches_python_fixtures() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from serve_helpers import picture_bytes, wait_ready
-from test_demo_web import CHROMIUM, MAX_ABS_DIFF, SIDE, WEB, check_kept_colors, decode, require_browser_stack
+from test_demo_web import CHROMIUM, MAX_ABS_DIFF, SIDE, WEB, check_kept_colors, check_kept_detail, decode, require_browser_stack
 from test_serve_process import free_port
 
 from mobilestyle.export import open_model
@@ -72,3 +72,4 @@ def test_page_runs_a_model_built_by_the_service(shared: Path, vgg_weights: Path,
         diff = float(np.abs(page_output - reference).max())
         assert diff <= MAX_ABS_DIFF, f"{record['runtime']}: the page's output differs from Python by {diff}"
         check_kept_colors(record, page_input, page_output)
+        check_kept_detail(record, page_input, page_output)

@@ -5,7 +5,7 @@
 // bundled mix of the style with PARTNER nearest to SHARE; `mobilestyle bundle --mix-steps N` bundles the ladders).
 // window.demo exposes the last input/output and a benchmark for the end-to-end test (e2e.mjs).
 import { centerCropSquare } from "./src/pil-resize.js";
-import { blend, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
+import { blend, keepDetail, lumaDetail, preserveColors, rgbToRgba, rgbaToRgb, tensorToRgb, toNhwc } from "./src/pixels.js";
 import { ladder, nearest, partners, pickable } from "./src/mixes.js";
 import { maxThreads, openRunner, openStatsRunner } from "./src/runtimes.js";
 import { runTiled, runWindows, statsTileRunner } from "./src/tiles.js";
@@ -13,7 +13,7 @@ import { runTiled, runWindows, statsTileRunner } from "./src/tiles.js";
 const params = new URLSearchParams(location.search);
 const modelsUrl = new URL(params.get("models") || "models/", location.href);
 const $ = (id) => document.getElementById(id);
-const state = { manifest: null, primary: null, ladder: [], runners: new Map(), style: null, runner: null, side: Number(params.get("size") || 256), input: null, output: null, shown: null, lastMs: null, tiled: false, width: 0, height: 0 };
+const state = { manifest: null, primary: null, ladder: [], runners: new Map(), style: null, runner: null, side: Number(params.get("size") || 256), input: null, detail: null, output: null, shown: null, lastMs: null, tiled: false, width: 0, height: 0 };
 
 function setStatus(kind, text) {
   $("status").dataset.state = kind;
@@ -149,6 +149,7 @@ async function stylize() {
   const { rgb, width, height } = state.photo;
   state.tiled = $("tiles").checked && Math.min(width, height) >= side;
   state.input = state.tiled ? rgb : centerCropSquare(rgb, width, height, side);
+  state.detail = null; // the photo's luma detail (keep detail), computed when first asked for
   [state.width, state.height] = state.tiled ? [width, height] : [side, side];
   draw($("input"), state.input, state.width, state.height);
   setStatus("running", "running…");
@@ -165,10 +166,19 @@ async function stylize() {
 }
 
 function showResult() {
-  if (!state.output) return;
+  if (!state.output || state.output.length !== state.input.length) return; // a new photo (or tiles) is running
   const strength = Number($("strength").value) / 100;
   $("strength-value").textContent = `${$("strength").value}%`;
-  const stylized = $("keep-colors").checked ? preserveColors(state.input, state.output) : state.output;
+  const detail = Number($("keep-detail").value);
+  $("keep-detail-value").textContent = detail > 0 ? detail.toFixed(2) : "off";
+  // On the whole (stitched) output, as `stylize --keep-detail A --preserve-colors`: detail first, then colours
+  // (PreserveColors(KeepDetail(net))), then the strength blend. 0 is off (the output untouched).
+  let stylized = state.output;
+  if (detail > 0) {
+    state.detail ||= lumaDetail(state.input, state.height, state.width);
+    stylized = keepDetail(state.input, stylized, state.height, state.width, detail, state.detail);
+  }
+  if ($("keep-colors").checked) stylized = preserveColors(state.input, stylized);
   state.shown = blend(state.input, tensorToRgb(stylized), strength);
   draw($("output"), state.shown, state.width, state.height);
 }
@@ -223,6 +233,7 @@ async function main() {
     openMixPoint();
   });
   $("keep-colors").addEventListener("change", showResult);
+  $("keep-detail").addEventListener("input", showResult);
   $("tiles").checked = params.get("tiles") === "1";
   $("tiles").addEventListener("change", () => state.photo && state.runner && stylize());
   $("style-file").addEventListener("change", () => uploadStyle($("style-file").files[0]).catch((error) => setStatus("error", String(error.message || error))));

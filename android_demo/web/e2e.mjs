@@ -3,7 +3,8 @@
 // output, and time the model. Writes OUT/result.json and OUT/screenshot.png; tests/test_demo_web.py compares the
 // numbers with the Python runtimes. With --service URL --style-image PICTURE, each page first uploads the picture to
 // that `mobilestyle serve` ("your own style") and runs the model it returns. Every run also reads back the shown
-// picture with "keep the photo's colours" on. With --mix PARTNER:SHARE each page then picks PARTNER in "Mix with", moves
+// picture with "keep the photo's colours" on, and with "keep detail" at 0.5 (alone and with the colours) and back at
+// 0 (off: the plain picture again). With --mix PARTNER:SHARE each page then picks PARTNER in "Mix with", moves
 // the mix slider to the ladder point nearest SHARE and reads back that bundled mix's output. Usage:
 //   node e2e.mjs --models DIR --photo PHOTO.png --out DIR [--style NAME] [--runtimes onnx,tflite] [--threads 1,2] [--runs 5]
 //                [--service URL --style-image PICTURE] [--port N] [--tiles]   (--tiles: the whole photo in tiles)
@@ -69,8 +70,10 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
       benchmark: await window.demo.benchmark(n),
       latency_text: document.getElementById("latency").textContent,
     }), runs));
+    record.shown_rgb_b64 = await page.evaluate(() => window.demo.shownBase64());
     await page.check("#keep-colors");
     record.kept_colors_rgb_b64 = await page.evaluate(() => window.demo.shownBase64());
+    Object.assign(record, await keepDetailPictures(page, "0.5"));
     if (mix) {
       await page.uncheck("#keep-colors");
       record.mix = await moveMixSlider(page, ...mix.split(":"));
@@ -83,6 +86,22 @@ async function runOne(browser, baseUrl, runtime, threads, screenshot) {
     await context.close();
   }
   return record;
+}
+
+/** The shown picture with the "Keep detail" slider at `amount`, alone and with keep-colours (on when called), then
+ *  with the slider back at 0 and keep-colours off (the plain picture again). */
+async function keepDetailPictures(page, amount) {
+  const shown = () => page.evaluate(() => window.demo.shownBase64());
+  const pictures = { keep_detail: Number(amount) };
+  await page.locator("#keep-detail").fill(amount);
+  pictures.detail_colors_label = await page.locator("#keep-detail-value").textContent();
+  pictures.detail_colors_rgb_b64 = await shown();
+  await page.uncheck("#keep-colors");
+  pictures.kept_detail_rgb_b64 = await shown();
+  await page.locator("#keep-detail").fill("0");
+  pictures.detail_off_label = await page.locator("#keep-detail-value").textContent();
+  pictures.detail_off_rgb_b64 = await shown();
+  return pictures;
 }
 
 /** Pick the partner, slide to the ladder point nearest `share`, wait for that mix's output and read it back. */

@@ -20,6 +20,7 @@ import android.widget.Toast
 import com.mobilestyle.demo.core.Blend
 import com.mobilestyle.demo.core.FixedStatsTiles
 import com.mobilestyle.demo.core.KeepColors
+import com.mobilestyle.demo.core.KeepDetail
 import com.mobilestyle.demo.core.Mixes
 import com.mobilestyle.demo.core.Pixels
 import com.mobilestyle.demo.core.StyleManifest
@@ -31,13 +32,17 @@ import java.util.concurrent.atomic.AtomicInteger
 
 /**
  * Pick or take a photo, pick a bundled style, mix it with a partner style along the bundled ladder, slide the
- * strength, keep the photo's colours or not, stylize the centre crop or the whole photo in tiles, save or share.
+ * strength, keep the photo's colours or not, keep some of its fine detail, stylize the centre crop or the whole photo
+ * in tiles, save or share.
  * Whole photos run through the style's norm-statistics file when the bundle has one (one set of instance-norm
  * statistics from the centre crop, [FixedStatsTiles]), else through its model tile by tile (tone may vary).
  *
  * Inference runs on one background thread. Every change of style, mix step, photo, GPU or tiles switch makes one
  * [Request]; the worker serves only the newest one (older queued ones are skipped, a tile run in progress stops at
  * its next tile). The strength and keep-colours controls work on the last result without running the model again.
+ * The keep-detail slider is part of the request too, but a request that differs from the last run only in it reuses
+ * that run's float output ([Output]): the worker adds the photo's detail to it (detail first, then colours, as
+ * `stylize --keep-detail A --preserve-colors`) without running the model, and does not stop a tile run.
  */
 class MainActivity : Activity() {
     private val worker: ExecutorService = Executors.newSingleThreadExecutor()
@@ -46,6 +51,9 @@ class MainActivity : Activity() {
     /** Bumped on the UI thread for every new request; the worker drops the work of older ones. */
     private val generation = AtomicInteger()
 
+    /** Bumped for every request that needs another model run (not for a keep-detail change): stops a tile run. */
+    private val runGeneration = AtomicInteger()
+
     private lateinit var catalog: StyleCatalog
     private lateinit var result: ImageView
     private lateinit var status: TextView
@@ -53,6 +61,8 @@ class MainActivity : Activity() {
     private lateinit var strength: SeekBar
     private lateinit var useGpu: Switch
     private lateinit var keepColors: Switch
+    private lateinit var keepDetailLabel: TextView
+    private lateinit var keepDetail: SeekBar
     private lateinit var tiles: Switch
     private lateinit var thumbnail: ImageView
     private lateinit var stylePicker: Spinner
@@ -81,17 +91,36 @@ class MainActivity : Activity() {
     private var tileRunner: TileStatsRunner? = null
     private var tileRunnerKey: Pair<String, Boolean>? = null
     private var input: Input? = null
+    private var output: Output? = null
 
-    /** What the screen asks for: the style whose model runs (the primary or a ladder point), the photo, how. */
-    private data class Request(val style: StyleManifest.Style, val gpu: Boolean, val photo: Uri?, val tiled: Boolean)
+    /**
+     * What the screen asks for: the style whose model runs (the primary or a ladder point), the photo, how, and the
+     * keep-detail amount (0 = off) added to the model's output.
+     */
+    private data class Request(val style: StyleManifest.Style, val gpu: Boolean, val photo: Uri?, val tiled: Boolean, val detail: Float) {
+        /** The same model run (only the keep-detail amount may differ). */
+        fun sameRun(other: Request?): Boolean =
+            other != null && style == other.style && gpu == other.gpu && photo == other.photo && tiled == other.tiled
+    }
 
     /** A decoded photo: the centre crop of the model's side, or the whole photo for tiles (with a note if downscaled). */
     private class Input(val uri: Uri, val tiled: Boolean, val argb: IntArray, val width: Int, val height: Int, val note: String?)
 
     /**
+     * One model run, kept on the worker so that another keep-detail amount needs no new run: the photo it ran on (the
+     * crop, or the whole photo), the model's NHWC float output for it, the status line, and the photo's luma detail
+     * ([KeepDetail.lumaDetail], computed the first time an amount above 0 asks for it).
+     */
+    private class Output(val request: Request, val photo: Input, val values: FloatArray, val status: String) {
+        private var detail: FloatArray? = null
+
+        fun detail(): FloatArray = detail ?: KeepDetail.lumaDetail(photo.argb, photo.height, photo.width).also { detail = it }
+    }
+
+    /**
      * One stylized photo: full-size pixels (saved and shared) and a preview at most [PREVIEW_SIDE] px long (shown and
-     * re-blended on the UI thread when the strength or keep-colours controls change). [plain] is the model's output,
-     * [kept] the same with the photo's colours.
+     * re-blended on the UI thread when the strength or keep-colours controls change). [plain] is the model's output
+     * (with the photo's detail at the requested amount), [kept] the same with the photo's colours.
      */
     private class Stylized(
         val style: String,
@@ -117,6 +146,8 @@ class MainActivity : Activity() {
         strength = findViewById(R.id.strength)
         useGpu = findViewById(R.id.use_gpu)
         keepColors = findViewById(R.id.keep_colors)
+        keepDetailLabel = findViewById(R.id.keep_detail_label)
+        keepDetail = findViewById(R.id.keep_detail)
         tiles = findViewById(R.id.whole_photo)
         thumbnail = findViewById(R.id.style_thumbnail)
         stylePicker = findViewById(R.id.style_picker)
@@ -143,6 +174,16 @@ class MainActivity : Activity() {
         useGpu.setOnCheckedChangeListener { _, _ -> refresh() }
         tiles.setOnCheckedChangeListener { _, _ -> refresh() }
         keepColors.setOnCheckedChangeListener { _, _ -> showBlend() }
+        keepDetail.setOnSeekBarChangeListener(object : SeekBar.OnSeekBarChangeListener {
+            override fun onProgressChanged(bar: SeekBar, progress: Int, fromUser: Boolean) {
+                showKeepDetailLabel()
+                refresh()
+            }
+
+            override fun onStartTrackingTouch(bar: SeekBar) = Unit
+            override fun onStopTrackingTouch(bar: SeekBar) = Unit
+        })
+        showKeepDetailLabel()
         findViewById<Button>(R.id.pick_photo).setOnClickListener { pickPhoto() }
         findViewById<Button>(R.id.take_photo).setOnClickListener { takePhoto() }
         findViewById<Button>(R.id.save).setOnClickListener { saveResult(share = false) }
@@ -154,7 +195,8 @@ class MainActivity : Activity() {
     }
 
     override fun onDestroy() {
-        generation.incrementAndGet() // stops a tile run at its next tile
+        generation.incrementAndGet()
+        runGeneration.incrementAndGet() // stops a tile run at its next tile
         worker.execute {
             runner?.close()
             tileRunner?.close()
@@ -247,6 +289,14 @@ class MainActivity : Activity() {
         mixLabel.text = getString(R.string.mix_label, first.name, 100 - percent, second.name, percent, point.style.name)
     }
 
+    /** The keep-detail slider's amount: 0..1 in steps of 0.01 (0 = off). */
+    private fun detailAmount(): Float = keepDetail.progress / 100f
+
+    private fun showKeepDetailLabel() {
+        val amount = detailAmount()
+        keepDetailLabel.text = if (amount > 0f) getString(R.string.keep_detail, amount) else getString(R.string.keep_detail_off)
+    }
+
     private fun usePhoto(uri: Uri) {
         photoUri = uri
         refresh()
@@ -255,34 +305,48 @@ class MainActivity : Activity() {
     /** Asks the worker for the screen's current request, unless it is the one asked for last. */
     private fun refresh() {
         val style = current() ?: return
-        val request = Request(style, useGpu.isChecked, photoUri, tiles.isChecked)
+        val request = Request(style, useGpu.isChecked, photoUri, tiles.isChecked, detailAmount())
         if (request == requested) return
+        val newRun = !request.sameRun(requested)
         requested = request
         val ticket = generation.incrementAndGet()
-        thumbnail.setImageBitmap(catalog.thumbnail(style))
-        if (request.photo != null) {
-            status.text = getString(R.string.working, style.name)
+        val runTicket = if (newRun) runGeneration.incrementAndGet() else runGeneration.get()
+        if (newRun) {
+            thumbnail.setImageBitmap(catalog.thumbnail(style))
+            if (request.photo != null) {
+                status.text = getString(R.string.working, style.name)
+            }
         }
-        worker.execute { serve(request, ticket) }
+        worker.execute { serve(request, ticket, runTicket) }
     }
 
-    /** On the worker thread: open the request's model (when it changed) and stylize its photo, unless a newer request waits. */
-    private fun serve(request: Request, ticket: Int) {
+    /**
+     * On the worker thread: open the request's model (when it changed) and stylize its photo, unless a newer request
+     * waits; a request that differs from the last run only in its keep-detail amount reuses that run's output.
+     */
+    private fun serve(request: Request, ticket: Int, runTicket: Int) {
         if (ticket != generation.get()) return // a newer request is queued behind this one
         try {
             val fixedStats = request.tiled && catalog.tilesModel(request.style) != null
             if (fixedStats) tileRunnerFor(request) else runnerFor(request) // opened before a photo is picked
             val uri = request.photo ?: return
-            val done = if (request.tiled) {
-                stylizeWhole(uri, request, ticket)
-            } else {
-                stylizeCrop(uri, runnerFor(request), request.style.name, null)
+            val ran = output?.takeIf { it.request.sameRun(request) } ?: run {
+                output = null // let the previous run's float output go before running
+                if (request.tiled) {
+                    stylizeWhole(uri, request, runTicket)
+                } else {
+                    stylizeCrop(uri, runnerFor(request), request, null)
+                }
             }
+            output = ran
+            if (ticket != generation.get()) return // a newer request (maybe another keep-detail amount) reuses it
+            val done = compose(ran, request.detail)
             runOnUiThread { if (ticket == generation.get()) show(done) }
         } catch (e: CancellationException) {
             // Superseded by a newer request while tiling: that one runs next.
         } catch (e: OutOfMemoryError) {
             input = null
+            output = null
             runOnUiThread { if (ticket == generation.get()) status.text = getString(R.string.out_of_memory) }
         } catch (e: Exception) {
             runOnUiThread { if (ticket == generation.get()) status.text = getString(R.string.failed, e.message ?: e.javaClass.simpleName) }
@@ -324,7 +388,8 @@ class MainActivity : Activity() {
     }
 
     /** On the worker thread: the centre crop of the model's side (decoded once per photo and side), stylized in one run. */
-    private fun stylizeCrop(uri: Uri, styleRunner: StyleRunner, name: String, note: String?): Stylized {
+    private fun stylizeCrop(uri: Uri, styleRunner: StyleRunner, request: Request, note: String?): Output {
+        val name = request.style.name
         val side = styleRunner.side(MAX_SIDE)
         val photo = input?.takeIf { it.uri == uri && !it.tiled && it.width == side } ?: run {
             input = null // let a cached whole photo go before decoding
@@ -332,10 +397,37 @@ class MainActivity : Activity() {
         }
         input = photo
         val (values, millis) = styleRunner.stylize(photo.argb, side)
-        val plain = Pixels.toArgb(values)
-        val kept = KeepColors.toArgb(photo.argb, values)
         val text = getString(R.string.latency, name, side, millis, styleRunner.accelerator) + (note?.let { "\n$it" } ?: "")
-        return Stylized(name, side, side, photo.argb, plain, kept, side, side, photo.argb, plain, kept, text)
+        return Output(request, photo, values, text)
+    }
+
+    /**
+     * On the worker thread: a run's pixels at a keep-detail amount, as Python composes the controls (detail first,
+     * then colours: `PreserveColors(KeepDetail(net))`), with and without the colours, full size and preview. Amount 0
+     * leaves the model's output as it is.
+     */
+    private fun compose(ran: Output, amount: Float): Stylized {
+        val photo = ran.photo
+        val (plain, kept) = if (amount > 0f) {
+            val detail = ran.detail()
+            val withDetail = KeepDetail.toArgb(photo.argb, detail, ran.values, amount, false)
+            withDetail to KeepDetail.toArgb(photo.argb, detail, ran.values, amount, true)
+        } else {
+            Pixels.toArgb(ran.values) to KeepColors.toArgb(photo.argb, ran.values)
+        }
+        val name = ran.request.style.name
+        if (!photo.tiled) { // the crop: at most MAX_SIDE, its own preview
+            val (width, height) = photo.width to photo.height
+            return Stylized(name, width, height, photo.argb, plain, kept, width, height, photo.argb, plain, kept, ran.status)
+        }
+        val (previewWidth, previewHeight) = Tiler.fit(photo.width, photo.height, PREVIEW_SIDE, Long.MAX_VALUE)
+        return Stylized(
+            name, photo.width, photo.height, photo.argb, plain, kept, previewWidth, previewHeight,
+            PhotoIo.scaled(photo.argb, photo.width, photo.height, previewWidth, previewHeight),
+            PhotoIo.scaled(plain, photo.width, photo.height, previewWidth, previewHeight),
+            PhotoIo.scaled(kept, photo.width, photo.height, previewWidth, previewHeight),
+            ran.status
+        )
     }
 
     /**
@@ -345,7 +437,7 @@ class MainActivity : Activity() {
      * crop, then the tiles); without one, the model runs tile by tile, each tile with its own statistics (tone may
      * vary between tiles, see README). A photo smaller than one tile gets the centre crop instead.
      */
-    private fun stylizeWhole(uri: Uri, request: Request, ticket: Int): Stylized {
+    private fun stylizeWhole(uri: Uri, request: Request, runTicket: Int): Output {
         val name = request.style.name
         val statsRunner = if (catalog.tilesModel(request.style) != null) tileRunnerFor(request) else null
         val styleRunner = if (statsRunner == null) runnerFor(request) else null
@@ -363,7 +455,7 @@ class MainActivity : Activity() {
         }
         input = photo
         if (photo.width < tile || photo.height < tile) {
-            return stylizeCrop(uri, runnerFor(request), name, getString(R.string.tiles_too_small, photo.width, photo.height, tile))
+            return stylizeCrop(uri, runnerFor(request), request, getString(R.string.tiles_too_small, photo.width, photo.height, tile))
         }
         val margin = Tiler.marginFor(tile)
         val feather = Tiler.featherFor(tile)
@@ -373,7 +465,7 @@ class MainActivity : Activity() {
         var posted = 0L
         val started = SystemClock.elapsedRealtime()
         fun checkCurrent() {
-            if (ticket != generation.get()) throw CancellationException("superseded")
+            if (runTicket != runGeneration.get()) throw CancellationException("superseded")
         }
         fun tileDone(millis: Double) {
             done++
@@ -382,49 +474,39 @@ class MainActivity : Activity() {
             if (now - posted >= PROGRESS_EVERY_MS) {
                 posted = now
                 val text = getString(R.string.tiles_progress, name, done, count)
-                runOnUiThread { if (ticket == generation.get()) status.text = text }
+                runOnUiThread { if (runTicket == runGeneration.get()) status.text = text }
             }
         }
-        // The float output (12 bytes a pixel) goes out of scope before the previews are made.
-        val (plain, kept) = run {
-            val values = if (statsRunner != null) {
-                FixedStatsTiles.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather, object : FixedStatsTiles.StatsModel {
-                    override fun statistics(window: FloatArray): FloatArray {
-                        checkCurrent()
-                        return statsRunner.statistics(window).first
-                    }
-
-                    override fun run(window: FloatArray, statistics: FloatArray): FloatArray {
-                        checkCurrent()
-                        val (out, millis) = statsRunner.stylize(window, statistics)
-                        tileDone(millis)
-                        return out
-                    }
-                })
-            } else {
-                Tiler.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather) { window ->
+        // The float output (12 bytes a pixel) is kept with the run: another keep-detail amount recomposes it.
+        val values = if (statsRunner != null) {
+            FixedStatsTiles.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather, object : FixedStatsTiles.StatsModel {
+                override fun statistics(window: FloatArray): FloatArray {
                     checkCurrent()
-                    val (out, millis) = styleRunner!!.stylizeTensor(window, tile)
-                    tileDone(millis)
-                    out
+                    return statsRunner.statistics(window).first
                 }
+
+                override fun run(window: FloatArray, statistics: FloatArray): FloatArray {
+                    checkCurrent()
+                    val (out, millis) = statsRunner.stylize(window, statistics)
+                    tileDone(millis)
+                    return out
+                }
+            })
+        } else {
+            Tiler.runArgb(photo.argb, photo.height, photo.width, tile, margin, feather) { window ->
+                checkCurrent()
+                val (out, millis) = styleRunner!!.stylizeTensor(window, tile)
+                tileDone(millis)
+                out
             }
-            Pixels.toArgb(values) to KeepColors.toArgb(photo.argb, values)
         }
         val wallMillis = SystemClock.elapsedRealtime() - started
-        val (previewWidth, previewHeight) = Tiler.fit(photo.width, photo.height, PREVIEW_SIDE, Long.MAX_VALUE)
         val accelerator = statsRunner?.accelerator ?: styleRunner!!.accelerator
         val tone = if (statsRunner != null) getString(R.string.tiles_fixed_stats, tile) else getString(R.string.tiles_own_stats)
         val text = getString(
             R.string.tiles_latency, name, photo.width, photo.height, count, tile, wallMillis, invokeMillis / count, accelerator
         ) + "\n" + tone + (photo.note?.let { "\n$it" } ?: "")
-        return Stylized(
-            name, photo.width, photo.height, photo.argb, plain, kept, previewWidth, previewHeight,
-            PhotoIo.scaled(photo.argb, photo.width, photo.height, previewWidth, previewHeight),
-            PhotoIo.scaled(plain, photo.width, photo.height, previewWidth, previewHeight),
-            PhotoIo.scaled(kept, photo.width, photo.height, previewWidth, previewHeight),
-            text
-        )
+        return Output(request, photo, values, text)
     }
 
     private fun show(done: Stylized) {
@@ -511,11 +593,11 @@ class MainActivity : Activity() {
         /** Whole photos (tiles switch) are decoded at most this long, and smaller when the heap is small. */
         const val MAX_WHOLE_SIDE = 4096
         /**
-         * Heap bytes a whole-photo pixel can take at the peak of a tile run: the photo, the float output and the
-         * running weights (4 + 12 + 4), both results (8), the previous result still shown (12). Whole photos get at
-         * most half the heap at this rate.
+         * Heap bytes a whole-photo pixel can take at the peak: the photo, the float output (kept for keep-detail) and
+         * the running weights (4 + 12 + 4), the photo's luma detail (4), both results (8), the previous result still
+         * shown (12). Whole photos get at most half the heap at this rate.
          */
-        const val BYTES_PER_WHOLE_PIXEL = 40L
+        const val BYTES_PER_WHOLE_PIXEL = 44L
         /** Long side of the previews shown (and re-blended live); saving uses the full size. */
         const val PREVIEW_SIDE = 1280
         const val PROGRESS_EVERY_MS = 250L
