@@ -42,14 +42,18 @@ public final class KeepColors {
         }
         int[] out = new int[photo.length];
         for (int i = 0, j = 0; i < out.length; i++, j += 3) {
-            int p = photo[i];
-            float r = (p >> 16) & 0xFF;
-            float g = (p >> 8) & 0xFF;
-            float b = p & 0xFF;
-            float delta = LUMA_R * (stylized[j] - r) + LUMA_G * (stylized[j + 1] - g) + LUMA_B * (stylized[j + 2] - b);
-            out[i] = Pixels.pack(channel(r + delta), channel(g + delta), channel(b + delta));
+            out[i] = keptPixel(photo[i], stylized[j], stylized[j + 1], stylized[j + 2]);
         }
         return out;
+    }
+
+    /** One packed pixel of {@link #toArgb}: the packed photo pixel {@code p} with the luma of the stylized (r, g, b). */
+    static int keptPixel(int p, float stylizedR, float stylizedG, float stylizedB) {
+        float r = (p >> 16) & 0xFF;
+        float g = (p >> 8) & 0xFF;
+        float b = p & 0xFF;
+        float delta = LUMA_R * (stylizedR - r) + LUMA_G * (stylizedG - g) + LUMA_B * (stylizedB - b);
+        return Pixels.pack(channel(r + delta), channel(g + delta), channel(b + delta));
     }
 
     private static int channel(float value) {

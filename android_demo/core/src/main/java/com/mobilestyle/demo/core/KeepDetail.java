@@ -124,16 +124,9 @@ public final class KeepDetail {
             float sr = clamp(stylized[j] + add);
             float sg = clamp(stylized[j + 1] + add);
             float sb = clamp(stylized[j + 2] + add);
-            if (!keepColors) {
-                out[i] = Pixels.pack(Pixels.toByte(sr), Pixels.toByte(sg), Pixels.toByte(sb));
-                continue;
-            }
-            int p = photo[i];
-            float r = (p >> 16) & 0xFF;
-            float g = (p >> 8) & 0xFF;
-            float b = p & 0xFF;
-            float delta = KeepColors.LUMA_R * (sr - r) + KeepColors.LUMA_G * (sg - g) + KeepColors.LUMA_B * (sb - b);
-            out[i] = Pixels.pack(Pixels.toByte(clamp(r + delta)), Pixels.toByte(clamp(g + delta)), Pixels.toByte(clamp(b + delta)));
+            out[i] = keepColors
+                    ? KeepColors.keptPixel(photo[i], sr, sg, sb)
+                    : Pixels.pack(Pixels.toByte(sr), Pixels.toByte(sg), Pixels.toByte(sb));
         }
         return out;
     }
