@@ -56,11 +56,23 @@ def style_targets(features: dict[str, torch.Tensor], layers: Sequence[str], kind
 
 def style_distance(output: Mapping[str, tuple[torch.Tensor, ...]], target: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
     """Sum over layers of the MSE between representations; targets broadcast over the batch."""
+    return style_distance_each(output, target).mean()
+
+
+def style_distance_each(output: Mapping[str, tuple[torch.Tensor, ...]], target: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
+    """The style distance of each sample: a vector over the batch (its mean is ``style_distance``)."""
     total = torch.zeros((), device=next(iter(output.values()))[0].device)
     for layer, parts in output.items():
         for got, want in zip(parts, target[layer]):
-            total = total + F.mse_loss(got, want.expand_as(got))
+            total = total + (got.float() - want.float().expand_as(got)).square().flatten(1).mean(1)
     return total
+
+
+def balance_weights(distances: torch.Tensor, reference: float, gamma: float) -> torch.Tensor:
+    """Per-sample style weights ``(d / reference) ** gamma``, the ratio clamped to [1/8, 8]. ``d`` is the unchanged
+    photo's own style distance to its style: gamma > 0 asks less style of a photo whose style is near it (a soft
+    painting) and more of one far from it, as Magenta's outputs do (docs/training.md section 6)."""
+    return (distances / reference).clamp(1 / 8, 8) ** gamma
 
 
 def content_distance(

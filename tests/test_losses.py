@@ -1,4 +1,5 @@
-"""The perceptual objective's parts: the optional structure term (a second, shallower content term)."""
+"""The perceptual objective's parts: the optional structure term (a second, shallower content term), per-sample style
+distances and the --style-balance weights."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import torch
 import torch.nn.functional as F
 from conftest import run_cli
 
-from mobilestyle.losses import LossWeights, PerceptualLoss, content_distance, content_layers
+from mobilestyle.losses import (
+    LossWeights,
+    PerceptualLoss,
+    balance_weights,
+    content_distance,
+    content_layers,
+    style_distance,
+    style_distance_each,
+)
 from mobilestyle.vgg import VGGEncoder
 
 
@@ -56,3 +65,24 @@ def test_train_refuses_a_bad_structure_weight(tmp_path: Path, content_dir: Path,
     )
     assert result.returncode == 2 and "--structure-weight must be a finite number >= 0" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_style_distance_each_is_the_per_sample_form_of_style_distance() -> None:
+    generator = torch.Generator().manual_seed(2)
+    output = {layer: (torch.rand(3, 4, generator=generator), torch.rand(3, 4, generator=generator)) for layer in ("a", "b")}
+    target = {layer: (torch.rand(1, 4, generator=generator), torch.rand(1, 4, generator=generator)) for layer in ("a", "b")}
+    each = style_distance_each(output, target)
+    assert each.shape == (3,)
+    for i in range(3):  # sample i alone, against the broadcast target
+        alone = sum(F.mse_loss(got[i], want[0]) for layer in output for got, want in zip(output[layer], target[layer]))
+        assert torch.allclose(each[i], alone)
+    assert torch.allclose(style_distance(output, target), each.mean())
+
+
+def test_balance_weights_follow_the_photo_to_style_distance() -> None:
+    distances = torch.tensor([0.5, 1.0, 2.0, 100.0, 0.0])
+    assert torch.equal(balance_weights(distances, 1.0, 0.0), torch.ones(5))  # gamma 0: the paper's objective
+    weights = balance_weights(distances, 1.0, 0.5)
+    assert torch.allclose(weights[:3], torch.tensor([0.5, 1.0, 2.0]).sqrt())  # near styles weigh less, far ones more
+    assert torch.allclose(weights[3:], torch.tensor([8.0, 1 / 8]).sqrt())  # the ratio is clamped to [1/8, 8]
+    assert torch.allclose(balance_weights(distances * 3, 3.0, 1.0), balance_weights(distances, 1.0, 1.0))

@@ -201,3 +201,13 @@ def test_structure_weight_reaches_the_objective_and_the_checkpoint(
     assert structure["style_loss"] == paper["style_loss"]
     loss = load_checkpoint(tmp_path / "structure")[1]["options"]["loss"]
     assert loss["structure"] == 2.0 and loss["structure_layer"] == "relu2_2"
+
+
+def test_style_balance_reweights_only_the_style_term(tmp_path: Path, small_data: tuple[Path, Path], vgg_weights: Path) -> None:
+    cache = tmp_path / "cache"
+    _train(tmp_path / "paper", small_data, cache, vgg_weights, 1, "--final-steps", "0")
+    _train(tmp_path / "balanced", small_data, cache, vgg_weights, 1, "--final-steps", "0", "--style-balance", "1")
+    paper, balanced = _rows(tmp_path / "paper")[0], _rows(tmp_path / "balanced")[0]
+    assert balanced["content_loss"] == paper["content_loss"]  # same step, same batch, same net: only the weights differ
+    assert balanced["style_loss"] != paper["style_loss"]
+    assert load_checkpoint(tmp_path / "balanced")[1]["options"]["extra"]["style_balance"] == 1.0

@@ -46,6 +46,7 @@ FAST_KEYS = (
     "style_variants",
     "synthetic_styles",
     "style_noise",
+    "style_balance",
     "max_crop_scale",
     "init",
     "style_statistics",
@@ -170,6 +171,14 @@ FAST_KEYS = (
     default=0.0,
     show_default=True,
     help="shen-fast: noise (in training-style standard deviations) on the statistics the meta network reads; not on the loss target.",
+)
+@click.option(
+    "--style-balance",
+    type=click.FloatRange(0.0, 2.0),
+    default=0.0,
+    show_default=True,
+    help="shen-fast: per-sample style weight x (d / d_typical) ** GAMMA, d = the photo's own style distance to the style: "
+    "> 0 stylizes soft styles less and bold ones more (docs/training.md section 6). 0: the paper's objective.",
 )
 @click.option(
     "--max-crop-scale",

@@ -13,6 +13,7 @@ What differs from ``--method shen`` (Algorithm 1 as published), each measured in
 - an optional first stage on dense targets (Magenta's outputs for cached (photo, style) pairs: pixel L1 plus a
   relu1_1 feature term) that teaches the net to keep the photo, then the paper's perceptual objective;
 - a resolution curriculum (``--image-size`` for most steps, ``--final-size`` for the last ``--final-steps``);
+- an optional per-sample style weight (``--style-balance``) from the photo's own distance to its style;
 - bf16 autocast for the VGG where the CPU has native bf16 (avx512_bf16 / amx), fp32 elsewhere.
 
 Every batch is a pure function of (seed, step): a resumed run sees the same batches as an uninterrupted one.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from mobilestyle.baselines.magenta import find_magenta_dir
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import image_to_tensor, load_image, resize_short_side
-from mobilestyle.losses import content_distance, style_distance, total_variation
+from mobilestyle.losses import balance_weights, content_distance, style_distance_each, total_variation
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.model_files import load_model
 from mobilestyle.training import datasets
@@ -69,6 +70,7 @@ class ShenFastMethod:
                 raise MobilestyleError(f"shen-fast trains at sizes up to {CONTENT_SIDE} px, multiples of 4 (got {size})")
         self.max_crop_scale = float(extra.get("max_crop_scale") or 2.0)
         self.style_noise = float(extra.get("style_noise") or 0.0)
+        self.style_balance = float(extra.get("style_balance") or 0.0)
         bf16 = extra.get("bf16", "auto")
         self.bf16 = cpu_has_bf16() if bf16 == "auto" and ctx.device.type == "cpu" else bf16 in ("on", "auto")
         cache = Path(extra.get("data_cache") or datasets.default_data_cache())
@@ -125,6 +127,9 @@ class ShenFastMethod:
         self.lr_decay_steps = int(extra.get("lr_decay_steps") or 0)
         self.parameters = list(self.model.parameters())
         self.sample_style = int(self.usable_styles[0])
+        self.balance_reference = self.typical_distance() if self.style_balance else 1.0
+        if self.style_balance:
+            log.info("--style-balance %g: typical photo-to-style distance %.4g", self.style_balance, self.balance_reference)
 
     # --- data: every batch is a function of (seed, step) -------------------------------------------------------
 
@@ -211,15 +216,45 @@ class ShenFastMethod:
             with torch.no_grad():
                 content_features = self.ctx.vgg(content)
             features = self.ctx.vgg(output)
-        got = split_statistics(style_statistics(features), weights.style_layers)
-        style_loss = style_distance(got, split_statistics(target_stats, weights.style_layers))
+        target = split_statistics(target_stats, weights.style_layers)
+        style_each = style_distance_each(split_statistics(style_statistics(features), weights.style_layers), target)
+        if self.style_balance:
+            style_each = style_each * self.balance_weights(content_features, target)
         parts = {
             "content_loss": content_distance(weights, features, content_features),
-            "style_loss": weights.style * style_loss,
+            "style_loss": weights.style * style_each.mean(),
             "tv_loss": weights.tv * total_variation(output),
         }
         parts["total_loss"] = parts["content_loss"] + parts["style_loss"] + parts["tv_loss"]
         return parts
+
+    # --- --style-balance: a per-sample style weight from how far the photo is from the style ---------------------
+
+    def balance_weights(self, photo_features: dict[str, torch.Tensor], target: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
+        """Each sample's style weight from its unchanged photo's own style distance to its style."""
+        with torch.no_grad():
+            photo = split_statistics(style_statistics(photo_features), self.ctx.loss.weights.style_layers)
+            return balance_weights(style_distance_each(photo, target), self.balance_reference, self.style_balance)
+
+    @torch.no_grad()
+    def typical_distance(self, photos: int = 32, styles: int = 256) -> float:
+        """The median photo-to-style distance over a fixed sample of training pairs (a function of the seed: a
+        resumed run gets the same value)."""
+        generator = torch.Generator().manual_seed(self.ctx.options.seed + 17)
+        chosen = self.photos[torch.randperm(len(self.photos), generator=generator)[:photos]].float()
+        rows = self.usable_styles[torch.randperm(len(self.usable_styles), generator=generator)[:styles]]
+        size = self.ctx.options.image_size
+        chosen = F.interpolate(chosen, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        layers = self.ctx.loss.weights.style_layers
+        distances = []
+        for start in range(0, len(chosen), 8):
+            with self.vgg_autocast():
+                features = self.ctx.vgg(chosen[start : start + 8].to(self.ctx.device))
+            photo = split_statistics(style_statistics(features), layers)
+            for row in rows:
+                target = split_statistics(self.device_stats[row : row + 1], layers)
+                distances.append(style_distance_each(photo, target).cpu())
+        return float(torch.cat(distances).median())
 
     # --- what the loop asks for --------------------------------------------------------------------------------
 
