@@ -75,6 +75,13 @@ def balance_weights(distances: torch.Tensor, reference: float, gamma: float) -> 
     return (distances / reference).clamp(1 / 8, 8) ** gamma
 
 
+def balance_reference(distances: torch.Tensor, gamma: float) -> float:
+    """The reference distance at which ``balance_weights`` average 1 over ``distances`` (a sample of training pairs):
+    the power mean ``mean(d ** gamma) ** (1 / gamma)``, so the balance moves style pressure between styles without
+    adding any (before the clamp)."""
+    return float(distances.double().pow(gamma).mean().pow(1 / gamma))
+
+
 def content_distance(
     weights: LossWeights, out_feats: Mapping[str, torch.Tensor], content_feats: Mapping[str, torch.Tensor]
 ) -> torch.Tensor:

@@ -12,6 +12,8 @@
 set -euo pipefail
 name=${1:?NAME}; steps=${2:?STEPS}; shift 2
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# the project's venv (README) unless one is active
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$repo/.venv/bin/activate" ]; then . "$repo/.venv/bin/activate"; fi
 shared=$(cd "${SHARED:-$repo/../shared}" && pwd)
 runs=${RUNS:-$HOME/.cache/mobilestyle/runs}
 run=$runs/forks/$name

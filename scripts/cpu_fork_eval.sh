@@ -6,6 +6,8 @@
 set -euo pipefail
 run=$(cd "${1:?RUN_FOLDER}" && pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# the project's venv (README) unless one is active
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -f "$repo/.venv/bin/activate" ]; then . "$repo/.venv/bin/activate"; fi
 shared=$(cd "${SHARED:-$repo/../shared}" && pwd)
 export MOBILESTYLE_VGG16=${MOBILESTYLE_VGG16:-$shared/weights/vgg16_caffe_features.pth} MOBILESTYLE_OFFLINE=1
 export OMP_NUM_THREADS=${THREADS:-1}

@@ -3,9 +3,10 @@ would score against the style (50 x mean/std MSE at relu1_2..relu4_3, `evaluate`
 toward a near style (a soft painting) less than toward a far one; docs/training.md §6 (seventh session).
 
     python scripts/style_distances.py --out DIST.json [--content ../shared/data/eval/content --style ../shared/data/eval/style]
-        [--limit-content 10] [--size 256] [--evaluation docs/evaluation_meta8/evaluation.json]
+        [--limit-content 10] [--size 256] [--evaluation docs/evaluation_meta8/evaluation.json [--plot PNG]]
 
-With --evaluation, it also prints each style's distance beside Magenta's content loss and our content ratio there.
+With --evaluation, it also prints each style's distance beside Magenta's content loss and our content ratio there,
+and --plot draws both methods' content loss against the distance (docs/style_distance.png).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--limit-content", type=int, default=10)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--evaluation", type=Path, help="an evaluate --json file with 'ours' and 'magenta'")
+    parser.add_argument("--plot", type=Path, help="with --evaluation: a PNG of content loss against distance")
     args = parser.parse_args()
     scorer = Scorer(VGGEncoder.from_weights(None))
     layers = scorer.weights.style_layers
@@ -56,6 +58,27 @@ def main() -> None:
         logs = [math.log(r[0]) for r in rows]
         print(f"correlation of log distance with log Magenta content: {statistics.correlation(logs, [math.log(r[1]) for r in rows]):.2f}")
         print(f"correlation of log distance with our content ratio:   {statistics.correlation(logs, [r[2] for r in rows]):.2f}")
+        if args.plot:
+            plot(rows, args.plot)
+
+
+def plot(rows: list[tuple[float, float, float]], path: Path) -> None:
+    """Content loss of Magenta and ours against each style's distance from the photos (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    distance = [r[0] for r in rows]
+    axes.scatter(distance, [r[1] for r in rows], label="Magenta", marker="o")
+    axes.scatter(distance, [r[1] * r[2] for r in rows], label="ours (shipped)", marker="^")
+    axes.set(xscale="log", yscale="log", xlabel="style's distance from the photos (an unchanged photo's style loss)")
+    axes.set_ylabel("content loss (relu3_3 MSE), mean of 10 photos")
+    axes.set_title("Near styles: Magenta keeps more of the photo than ours")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from conftest import run_cli
 from mobilestyle.losses import (
     LossWeights,
     PerceptualLoss,
+    balance_reference,
     balance_weights,
     content_distance,
     content_layers,
@@ -86,3 +87,7 @@ def test_balance_weights_follow_the_photo_to_style_distance() -> None:
     assert torch.allclose(weights[:3], torch.tensor([0.5, 1.0, 2.0]).sqrt())  # near styles weigh less, far ones more
     assert torch.allclose(weights[3:], torch.tensor([8.0, 1 / 8]).sqrt())  # the ratio is clamped to [1/8, 8]
     assert torch.allclose(balance_weights(distances * 3, 3.0, 1.0), balance_weights(distances, 1.0, 1.0))
+    # the reference makes the weights average 1 over the sample: the balance moves style pressure, it adds none
+    sample = torch.tensor([1.0, 2.0, 3.0, 5.0])
+    for gamma in (0.5, 1.0, 1.5):
+        assert balance_weights(sample, balance_reference(sample, gamma), gamma).mean() == pytest.approx(1.0)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from mobilestyle.baselines.magenta import find_magenta_dir
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import image_to_tensor, load_image, resize_short_side
-from mobilestyle.losses import balance_weights, content_distance, style_distance_each, total_variation
+from mobilestyle.losses import balance_reference, balance_weights, content_distance, style_distance_each, total_variation
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.model_files import load_model
 from mobilestyle.training import datasets
@@ -238,8 +238,8 @@ class ShenFastMethod:
 
     @torch.no_grad()
     def typical_distance(self, photos: int = 32, styles: int = 256) -> float:
-        """The median photo-to-style distance over a fixed sample of training pairs (a function of the seed: a
-        resumed run gets the same value)."""
+        """``balance_reference`` over a fixed sample of training pairs (a function of the seed: a resumed run gets
+        the same value)."""
         generator = torch.Generator().manual_seed(self.ctx.options.seed + 17)
         chosen = self.photos[torch.randperm(len(self.photos), generator=generator)[:photos]].float()
         rows = self.usable_styles[torch.randperm(len(self.usable_styles), generator=generator)[:styles]]
@@ -254,7 +254,7 @@ class ShenFastMethod:
             for row in rows:
                 target = split_statistics(self.device_stats[row : row + 1], layers)
                 distances.append(style_distance_each(photo, target).cpu())
-        return float(torch.cat(distances).median())
+        return balance_reference(torch.cat(distances), self.style_balance)
 
     # --- what the loop asks for --------------------------------------------------------------------------------
 
