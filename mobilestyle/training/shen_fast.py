@@ -127,8 +127,9 @@ class ShenFastMethod:
         self.lr_decay_steps = int(extra.get("lr_decay_steps") or 0)
         self.parameters = list(self.model.parameters())
         self.sample_style = int(self.usable_styles[0])
-        self.balance_reference = self.typical_distance() if self.style_balance else 1.0
+        self.balance_reference = 1.0
         if self.style_balance:
+            self.balance_reference = self.typical_distance()
             log.info("--style-balance %g: typical photo-to-style distance %.4g", self.style_balance, self.balance_reference)
 
     # --- data: every batch is a function of (seed, step) -------------------------------------------------------
@@ -217,9 +218,9 @@ class ShenFastMethod:
                 content_features = self.ctx.vgg(content)
             features = self.ctx.vgg(output)
         target = split_statistics(target_stats, weights.style_layers)
-        style_each = style_distance_each(split_statistics(style_statistics(features), weights.style_layers), target)
+        style_each = style_distance_each(self.style_of(features), target)
         if self.style_balance:
-            style_each = style_each * self.balance_weights(content_features, target)
+            style_each = style_each * self.sample_style_weights(content_features, target)
         parts = {
             "content_loss": content_distance(weights, features, content_features),
             "style_loss": weights.style * style_each.mean(),
@@ -230,11 +231,14 @@ class ShenFastMethod:
 
     # --- --style-balance: a per-sample style weight from how far the photo is from the style ---------------------
 
-    def balance_weights(self, photo_features: dict[str, torch.Tensor], target: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
+    def style_of(self, features: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Mean/std statistics of VGG features at the loss's style layers."""
+        return split_statistics(style_statistics(features), self.ctx.loss.weights.style_layers)
+
+    def sample_style_weights(self, photo_features: dict[str, torch.Tensor], target: Mapping[str, tuple[torch.Tensor, ...]]) -> torch.Tensor:
         """Each sample's style weight from its unchanged photo's own style distance to its style."""
         with torch.no_grad():
-            photo = split_statistics(style_statistics(photo_features), self.ctx.loss.weights.style_layers)
-            return balance_weights(style_distance_each(photo, target), self.balance_reference, self.style_balance)
+            return balance_weights(style_distance_each(self.style_of(photo_features), target), self.balance_reference, self.style_balance)
 
     @torch.no_grad()
     def typical_distance(self, photos: int = 32, styles: int = 256) -> float:
@@ -250,7 +254,7 @@ class ShenFastMethod:
         for start in range(0, len(chosen), 8):
             with self.vgg_autocast():
                 features = self.ctx.vgg(chosen[start : start + 8].to(self.ctx.device))
-            photo = split_statistics(style_statistics(features), layers)
+            photo = self.style_of(features)
             for row in rows:
                 target = split_statistics(self.device_stats[row : row + 1], layers)
                 distances.append(style_distance_each(photo, target).cpu())
