@@ -293,6 +293,8 @@ class ExportGraph(nn.Module):
         # conv_out on 2x2 blocks, output scaling folded in: conv(x) * 127.5 + 127.5
         self.conv_out_weight = _param(block_conv_weight(net.conv_out.weight * HALF_RANGE))
         self.conv_out_bias = _param(torch.full((12,), HALF_RANGE))
+        # input_skip: + skip * (photo - 127.5), in 2x2-block form (channel c's four phases are 4c..4c+3)
+        self.skip_gains = _param(net.skip.detach().repeat_interleave(4).view(1, 12, 1, 1)) if config.input_skip else None
 
     def _upsample(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Sub-pixel form of the x2 upsampling conv; the output stays in 2x2-block (pixel_unshuffle) form."""
@@ -341,6 +343,8 @@ class ExportGraph(nn.Module):
             y = F.conv2d(x, self.conv_out_weight, self.conv_out_bias)
         else:
             y = F.conv2d(x, self.conv_out_weight, self.conv_out_bias, padding=2)
+        if self.skip_gains is not None:
+            y = y + self.skip_gains * F.pixel_unshuffle(rgb - HALF_RANGE, 2)
         return F.pixel_shuffle(y.clamp(0.0, 255.0), 2)
 
 

@@ -1,7 +1,10 @@
 """Shen et al.'s meta network: VGG style statistics -> hidden vector -> transformation-net weights.
 
 1920 mean/std statistics -> FC -> 1792 hidden values = 14 slices of 128, one per generated conv; one
-FC head per slice emits that conv's weights. conv0 and the output conv do not depend on the style:
+FC head per slice emits that conv's weights. With ``affine_norm`` (an extension, docs/training.md section 6),
+a second head per slice emits the per-channel scale and shift of the instance norm after that conv: how
+strongly each block acts, set per style. With ``input_skip``, one more head reads the whole hidden vector and
+emits the three gains of the net's photo skip (transformer.py). conv0 and the output conv do not depend on the style:
 they are ordinary parameters of the one ``TransformNet`` this module holds. ``params`` returns a full
 parameter dict for ``torch.func.functional_call`` on that net, and ``emit`` bakes them into a
 standalone copy: there is no second definition of the architecture.
@@ -15,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from mobilestyle.transformer import NetConfig, TransformNet
+from mobilestyle.transformer import NetConfig, TransformNet, generated_layer_names
 from mobilestyle.vgg import TAP_CHANNELS, TAPS
 
 STATS_DIM = 2 * sum(TAP_CHANNELS[t] for t in TAPS)  # 1920
@@ -25,6 +28,13 @@ SLICE = 128
 # or noise image reaches 25. Measured on the shipped model (docs/training.md section 6): neutral on held-out paintings
 # (-0.9 % total on 33), -11 % on out-of-range style images: a guard against extrapolation.
 Z_CLIP = 3.0
+# The norm heads read the hidden code scaled by this. The shipped model's hidden values are ~10 each (a slice's
+# absolute sum 600-2300); Adam moves each head weight by about lr per step, so unscaled, the norm scales moved
+# ~0.1 per step at lr 1e-4 and the style loss tripled within 4 steps (measured). Scaled, ~1e-3 per step.
+NORM_HEAD_INPUT_SCALE = 0.01
+# The skip head reads the hidden code divided by its own mean, times this: a coherent Adam step (lr 1e-4) moves a
+# gain by at most 1e-4 * 1792 / 64 = 2.8e-3.
+SKIP_HEAD_INPUT_SCALE = 1 / 64
 
 
 def _derive_clip_after_load(module: MetaNetwork, _incompatible_keys: object) -> None:
@@ -39,12 +49,29 @@ class MetaNetwork(nn.Module):
         super().__init__()
         self.config = config or NetConfig()
         self.net = TransformNet(self.config)
-        self.generated = self.net.generated_parameter_names()
+        self.conv_names = self.net.generated_parameter_names()
+        self.norm_names = norm_parameter_names(self.net) if self.config.affine_norm else []
+        self.generated = self.conv_names + [name for pair in self.norm_names for name in pair]
+        if self.config.input_skip:
+            self.generated.append("skip")
         self.shapes = {name: tuple(self.net.get_parameter(name).shape) for name in self.generated}
         self.slice_size = slice_size
-        self.hidden = nn.Linear(STATS_DIM, slice_size * len(self.generated))
-        self.heads = nn.ModuleList(nn.Linear(slice_size, math.prod(self.shapes[n])) for n in self.generated)
+        self.hidden = nn.Linear(STATS_DIM, slice_size * len(self.conv_names))
+        self.heads = nn.ModuleList(nn.Linear(slice_size, math.prod(self.shapes[n])) for n in self.conv_names)
         self._init_heads(head_gain)
+        # one head per slice emits [scale | shift] of the norm after that conv; it starts at the identity
+        # (scale 1, shift 0, no dependence on the style), so a plain model loads into it unchanged
+        self.norm_heads = nn.ModuleList(nn.Linear(slice_size, 2 * self.shapes[scale][0]) for scale, _ in self.norm_names)
+        for head in self.norm_heads:
+            assert isinstance(head, nn.Linear)
+            nn.init.zeros_(head.weight)
+            channels = head.out_features // 2
+            head.bias.data = torch.cat([torch.ones(channels), torch.zeros(channels)])
+        # the skip gains start at 0 (the plain model's nets)
+        self.skip_head = nn.Linear(slice_size * len(self.conv_names), 3) if self.config.input_skip else None
+        if self.skip_head is not None:
+            nn.init.zeros_(self.skip_head.weight)
+            nn.init.zeros_(self.skip_head.bias)
         # log1p(statistics) are standardised with a centre and scale measured over the training styles
         # (``set_statistics_normalisation``); stored with the model. Defaults (0, 1) leave log1p alone.
         self.register_buffer("stats_center", torch.zeros(STATS_DIM))
@@ -64,7 +91,7 @@ class MetaNetwork(nn.Module):
         """Start from a sensible random net: bias = Kaiming-initialised weights; ``gain`` sets how much the
         emitted weights depend on the style at the start (0.1: ~3 % across styles; 1.0 with standardised
         statistics: the emitted weights differ by style from step 0)."""
-        for name, head in zip(self.generated, self.heads):
+        for name, head in zip(self.conv_names, self.heads):
             shape = self.shapes[name]
             fan_in = shape[1] * shape[2] * shape[3] if "up" not in name else shape[0] * shape[2] * shape[3]
             std = math.sqrt(2.0 / fan_in)
@@ -104,7 +131,16 @@ class MetaNetwork(nn.Module):
     def weights_from_code(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
         """B x 1792 hidden vectors -> {parameter name: B x weight shape}."""
         slices = code.split(self.slice_size, dim=1)
-        return {name: head(part).view(code.shape[0], *self.shapes[name]) for name, head, part in zip(self.generated, self.heads, slices)}
+        weights: dict[str, torch.Tensor] = {}
+        for name, head, part in zip(self.conv_names, self.heads, slices):
+            weights[name] = head(part).view(code.shape[0], *self.shapes[name])
+        for (scale, shift), head, part in zip(self.norm_names, self.norm_heads, slices):
+            weights[scale], weights[shift] = head(part * NORM_HEAD_INPUT_SCALE).chunk(2, dim=1)
+        if self.skip_head is not None:
+            # the code relative to its own mean (values ~1, whatever the model's scale), summed over 1792 values / 64
+            relative = code / code.mean(1, keepdim=True).clamp_min(1e-6)
+            weights["skip"] = self.skip_head(relative * SKIP_HEAD_INPUT_SCALE)
+        return weights
 
     def params(self, stats: torch.Tensor) -> dict[str, torch.Tensor]:
         """Parameters of ``self.net`` for one style (stats 1 x 1920), for functional_call."""
@@ -135,6 +171,20 @@ class MetaNetwork(nn.Module):
         net = TransformNet(self.config)
         net.load_state_dict({k: v.detach().float().cpu() for k, v in params.items()}, strict=True)
         return net.eval()
+
+
+def norm_parameter_names(net: TransformNet) -> list[tuple[str, str]]:
+    """(scale, shift) parameter names of the instance norm after each style-dependent conv, in the convs' order."""
+    names = []
+    for conv in generated_layer_names():
+        prefix, _, layer = conv.rpartition(".")
+        norm = {"conv1": "norm1", "conv2": "norm2", "conv_a": "norm_a", "conv_b": "norm_b", "up0": "norm_up0", "up1": "norm_up1"}[layer]
+        module = f"{prefix}.{norm}" if prefix else norm
+        names.append((f"{module}.weight", f"{module}.bias"))
+    params = dict(net.named_parameters())
+    if not all(scale in params and shift in params for scale, shift in names):
+        raise ValueError("the net has no affine instance norms")
+    return names
 
 
 def generated_sizes(config: NetConfig) -> list[int]:

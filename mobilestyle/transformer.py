@@ -6,6 +6,10 @@ Every conv but the first and the last is followed by instance norm and holds the
 convs have no bias (the meta network generates their weights). MetaStyle uses the same skeleton with
 Johnson's choices: base 32, nearest-neighbour upsampling + 3x3 conv, affine instance norm.
 
+With ``input_skip`` (an extension, docs/training.md section 6) the output adds ``skip * (photo - 127.5)``, three
+per-channel gains (emitted per style by the meta network): a style can keep the photo without the net having to
+reconstruct it through its bottleneck. Off in the shipped model.
+
 Input and output are RGB images on the 0..255 scale (NCHW float). Inside, pixels are mapped to
 [-1, 1] first, which keeps the first instance norm's squares inside fp16's range.
 """
@@ -31,6 +35,7 @@ class NetConfig:
     padding: Padding = "zero"
     upsample: Upsample = "deconv"
     affine_norm: bool = False
+    input_skip: bool = False
 
     def __post_init__(self) -> None:
         if self.base not in (8, 16, 32):
@@ -43,11 +48,15 @@ class NetConfig:
             raise ValueError("prepad is Shen's layout and needs deconv upsampling")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields; ``input_skip`` only when on, so headers and metadata written before it stay the same."""
+        data = asdict(self)
+        if not self.input_skip:
+            del data["input_skip"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> NetConfig:
-        return cls(**{k: data[k] for k in ("base", "padding", "upsample", "affine_norm") if k in data})
+        return cls(**{k: data[k] for k in ("base", "padding", "upsample", "affine_norm", "input_skip") if k in data})
 
     @property
     def size_multiple(self) -> int:
@@ -156,6 +165,8 @@ class TransformNet(nn.Module):
         self.up1 = Upsampler(2 * b, b, config)
         self.norm_up1 = InstanceNorm(b, affine)
         self.conv_out = PaddedConv(b, 3, 9, 1, False, mode)
+        if config.input_skip:
+            self.skip = nn.Parameter(torch.zeros(3))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         x = rgb * (1.0 / 127.5) - 1.0
@@ -169,6 +180,8 @@ class TransformNet(nn.Module):
         x = torch.relu(self.norm_up0(self.up0(x)))
         x = torch.relu(self.norm_up1(self.up1(x)))
         y = self.conv_out(x) * 127.5 + 127.5
+        if self.config.input_skip:
+            y = y + self.skip.view(1, 3, 1, 1) * (rgb - 127.5)
         return y if self.training else y.clamp(0.0, 255.0)
 
     def generated_parameter_names(self) -> list[str]:

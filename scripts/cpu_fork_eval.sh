@@ -2,7 +2,8 @@
 # Score a fork (scripts/cpu_fork.sh) on all 33 held-out styles x 10 photos at 256 px, without re-running Magenta:
 # writes RUN/model_fp16.safetensors (save_model, what would ship) and RUN/eval_33x10.json, then prints issue 12's
 # target lines against Magenta's pairs in docs/evaluation_meta8/evaluation.json (scripts/target_lines.py).
-#   bash scripts/cpu_fork_eval.sh RUN_FOLDER [DIST.json]     THREADS (default 1), SHARED (default ../shared)
+#   bash scripts/cpu_fork_eval.sh RUN_FOLDER [DIST.json]     THREADS (default 1), SHARED (default ../shared),
+#   CODE=DIR: the package snapshot the fork trained with (scripts/cpu_fork.sh), so the model is read by its own code
 set -euo pipefail
 run=$(cd "${1:?RUN_FOLDER}" && pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,9 +13,10 @@ shared=$(cd "${SHARED:-$repo/../shared}" && pwd)
 export MOBILESTYLE_VGG16=${MOBILESTYLE_VGG16:-$shared/weights/vgg16_caffe_features.pth} MOBILESTYLE_OFFLINE=1
 export OMP_NUM_THREADS=${THREADS:-1}
 unset MOBILESTYLE_PEERS  # Magenta's scores come from the reference file
-cd "$repo"
+[ -n "${CODE:-}" ] && export PYTHONPATH=$(cd "$CODE" && pwd)
+cd "$run"  # not the work tree: `python -c` would import its package before $CODE's
 python -c "import sys; from mobilestyle.model_files import load_model, save_model; save_model(load_model(sys.argv[1]), sys.argv[2])" \
   "$run" "$run/model_fp16.safetensors"
 nice mobilestyle evaluate --checkpoint "$run/model_fp16.safetensors" --content "$shared/data/eval/content" \
   --style "$shared/data/eval/style" --limit-content 10 --size 256 --gatys-steps none --json "$run/eval_33x10.json" --no-progress
-python scripts/target_lines.py "$run/eval_33x10.json" ${2:+--distances "$2"}
+python "$repo/scripts/target_lines.py" "$run/eval_33x10.json" --reference "$repo/docs/evaluation_meta8/evaluation.json" ${2:+--distances "$2"}

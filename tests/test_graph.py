@@ -34,6 +34,10 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
+def _config_id(c: NetConfig) -> str:
+    return f"b{c.base}-{c.padding}-{c.upsample}-{'affine' if c.affine_norm else 'plain'}{'-skip' if c.input_skip else ''}"
+
+
 def _configs() -> list[NetConfig]:
     configs = []
     for base, padding, upsample, affine in itertools.product(
@@ -43,6 +47,12 @@ def _configs() -> list[NetConfig]:
             configs.append(NetConfig(base, padding, upsample, affine))
         except ValueError:  # prepad needs deconv
             continue
+    # the photo skip (train --input-skip) on each padding
+    configs += [
+        NetConfig(8, "zero", "deconv", False, True),
+        NetConfig(8, "reflect", "nearest", True, True),
+        NetConfig(8, "prepad", "deconv", False, True),
+    ]
     return configs
 
 
@@ -55,6 +65,8 @@ def _net(config: NetConfig, seed: int = 0) -> TransformNet:
                 module.weight.normal_(1.0, 0.3)
                 module.bias.normal_(0.0, 0.3)
         net.conv0.conv.bias.normal_(0.0, 0.3)
+        if config.input_skip:
+            net.skip.copy_(torch.tensor([0.3, -0.2, 0.7]))
     return net.eval()
 
 
@@ -62,7 +74,11 @@ def _image(height: int, width: int, seed: int = 1) -> torch.Tensor:
     return torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(seed)) * 255.0
 
 
-@pytest.mark.parametrize("config", _configs(), ids=lambda c: f"b{c.base}-{c.padding}-{c.upsample}-{'affine' if c.affine_norm else 'plain'}")
+@pytest.mark.parametrize(
+    "config",
+    _configs(),
+    ids=lambda c: f"b{c.base}-{c.padding}-{c.upsample}-{'affine' if c.affine_norm else 'plain'}{'-skip' if c.input_skip else ''}",
+)
 def test_parity_every_config(config: NetConfig) -> None:
     """Against the float64 net, within 1e-3 or twice PyTorch fp32's own error (export/verify.py's rule): a fixed 1e-3
     between two fp32 computations failed on AVX2 CPUs for 32-base nets (1.007e-3), whose fp32 error itself is ~1e-3."""

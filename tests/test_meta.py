@@ -1,7 +1,7 @@
 import torch
 
 from mobilestyle.meta import STATS_DIM, MetaNetwork
-from mobilestyle.transformer import TransformNet
+from mobilestyle.transformer import NetConfig, TransformNet
 
 
 def test_emitted_net_equals_functional_call() -> None:
@@ -42,3 +42,47 @@ def test_gradients_reach_meta_parameters() -> None:
     names = {n for n, _ in meta.named_parameters()}
     assert names >= {"net.conv0.conv.weight", "net.conv0.conv.bias", "net.conv_out.conv.weight"}
     assert not any(n.startswith("net.res") for n in names)
+
+
+def test_affine_norm_meta_network_emits_norm_scales_per_style() -> None:
+    torch.manual_seed(0)
+    plain = MetaNetwork().eval()
+    affine = MetaNetwork(NetConfig(affine_norm=True)).eval()
+    missing, unexpected = affine.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(k.startswith("norm_heads.") for k in missing) and not unexpected
+    stats = torch.rand(2, STATS_DIM) * 20
+    content = torch.rand(2, 3, 48, 48) * 255
+    # the norm heads start at the identity: the plain model's nets, unchanged
+    assert torch.allclose(affine.stylize_each(content, stats), plain.stylize_each(content, stats), atol=1e-4)
+    weights = affine.weights_from_code(affine.hidden_code(stats))
+    assert len(weights) == 14 + 2 * 14 and weights["res1.norm_b.weight"].shape == (2, 32)
+    # trained away from the identity, each style gets its own scales, baked into the emitted net
+    with torch.no_grad():
+        for head in affine.norm_heads:
+            head.weight.normal_(0, 0.05)
+    a, b = affine.emit(stats[:1]), affine.emit(stats[1:])
+    assert a.config.affine_norm and not torch.equal(a.res1.norm_b.weight, b.res1.norm_b.weight)
+    assert torch.allclose(a(content), affine.stylize(content, affine.params(stats[:1])), atol=1e-4)
+    # the scales are generated, not style-independent parameters of the template net
+    assert not any("norm" in n for n, _ in affine.net.named_parameters())
+
+
+def test_input_skip_meta_network_emits_skip_gains_per_style() -> None:
+    torch.manual_seed(0)
+    plain = MetaNetwork().eval()
+    skip = MetaNetwork(NetConfig(input_skip=True)).eval()
+    missing, _ = skip.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["skip_head.bias", "skip_head.weight"]
+    stats = torch.rand(2, STATS_DIM) * 20
+    content = torch.rand(2, 3, 48, 48) * 255
+    assert torch.allclose(skip.stylize_each(content, stats), plain.stylize_each(content, stats), atol=1e-4)  # gains start at 0
+    with torch.no_grad():
+        skip.skip_head.weight.normal_(0, 0.5)
+    gains = skip.weights_from_code(skip.hidden_code(stats))["skip"]
+    assert gains.shape == (2, 3) and not torch.equal(gains[0], gains[1])
+    a = skip.emit(stats[:1])
+    assert torch.allclose(a.skip, gains[0], atol=1e-5) and a.config.input_skip
+    # the gains add the photo itself to the plain net's output
+    expected = plain.emit(stats[:1]).train()(content) + gains[0].view(1, 3, 1, 1) * (content - 127.5)
+    assert torch.allclose(a.train()(content), expected, atol=1e-3)
+    assert "input_skip" not in NetConfig().to_dict() and NetConfig.from_dict(a.config.to_dict()) == a.config

@@ -211,3 +211,17 @@ def test_style_balance_reweights_only_the_style_term(tmp_path: Path, small_data:
     assert balanced["content_loss"] == paper["content_loss"]  # same step, same batch, same net: only the weights differ
     assert balanced["style_loss"] != paper["style_loss"]
     assert load_checkpoint(tmp_path / "balanced")[1]["options"]["extra"]["style_balance"] == 1.0
+
+
+def test_per_style_strength_options_start_from_a_plain_model(tmp_path: Path, small_data: tuple[Path, Path], vgg_weights: Path) -> None:
+    cache = tmp_path / "cache"
+    _train(tmp_path / "plain", small_data, cache, vgg_weights, 1, "--final-steps", "0")
+    shipped = save_model(load_model(tmp_path / "plain", expect="MetaNetwork"), tmp_path / "plain.safetensors")
+    extra = ("--final-steps", "0", "--init", str(shipped), "--affine-norm", "--input-skip")
+    _train(tmp_path / "strength", small_data, cache, vgg_weights, 2, *extra)
+    loaded = load_model(tmp_path / "strength", expect="MetaNetwork")
+    assert loaded.config.affine_norm and loaded.config.input_skip and isinstance(loaded.model, MetaNetwork)
+    # the new heads trained away from the plain nets; the emitted net carries per-style norm scales and skip gains
+    assert loaded.model.norm_heads[0].weight.abs().sum() > 0 and loaded.model.skip_head is not None
+    net = loaded.model.emit(torch.rand(1, STATS_DIM) * 10)
+    assert not torch.equal(net.norm1.weight, torch.ones_like(net.norm1.weight)) and net.skip.abs().sum() > 0

@@ -95,6 +95,16 @@ FAST_KEYS = (
     default=None,
     help="Padding of the transformation net (see docs/padding.md).  [default: zero; metastyle: reflect]",
 )
+@click.option(
+    "--affine-norm",
+    is_flag=True,
+    help="Instance norms with per-channel scale and shift; shen/shen-fast emit them per style (how strongly each block acts).",
+)
+@click.option(
+    "--input-skip",
+    is_flag=True,
+    help="Add the photo to the net's output with three gains; shen/shen-fast emit them per style.",
+)
 @click.option("--content-weight", type=float, default=None, help="[default: 1.0]")
 @click.option("--style-weight", type=float, default=None, help="[default: 50.0; metastyle: 5.0]")
 @click.option("--tv-weight", type=float, default=None, help="[default: 1e-6; metastyle: 0]")
@@ -274,7 +284,7 @@ def command(**kw: Any) -> None:
         resume=kw["resume"],
         vgg_weights=kw["vgg_weights"],
         progress=not kw["no_progress"],
-        arch={"base": int(kw["arch"]), "padding": kw["padding"]},
+        arch={"base": int(kw["arch"]), "padding": kw["padding"], **{k: True for k in ("affine_norm", "input_skip") if kw[k]}},
         loss=LossWeights(
             content=kw["content_weight"],
             style=kw["style_weight"],

@@ -12,6 +12,8 @@ What differs from ``--method shen`` (Algorithm 1 as published), each measured in
   a larger gain, so the emitted nets differ by style from step 0;
 - an optional first stage on dense targets (Magenta's outputs for cached (photo, style) pairs: pixel L1 plus a
   relu1_1 feature term) that teaches the net to keep the photo, then the paper's perceptual objective;
+- optional per-style strength: ``--affine-norm`` (the meta network also emits each instance norm's scale and
+  shift) and ``--input-skip`` (it emits the gains of a skip that adds the photo to the net's output);
 - a resolution curriculum (``--image-size`` for most steps, ``--final-size`` for the last ``--final-steps``);
 - an optional per-sample style weight (``--style-balance``) from the photo's own distance to its style;
 - bf16 autocast for the VGG where the CPU has native bf16 (avx512_bf16 / amx), fp32 elsewhere.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +120,14 @@ class ShenFastMethod:
         self.model.set_statistics_normalisation(originals[torch.isfinite(originals).all(1)])
         if extra.get("init"):  # e.g. the shipped fp16 model: a fresh machine continues from it with a new optimizer
             start = load_model(extra["init"], expect="MetaNetwork")
-            if start.config != self.config:
+            # a plain model may start one with --affine-norm / --input-skip: their heads begin at the plain nets
+            if start.config != self.config and replace(self.config, affine_norm=False, input_skip=False) != start.config:
                 raise MobilestyleError(
                     f"--init {extra['init']} is a {start.config.base}-base {start.config.padding}-padded model, "
-                    "not the --arch/--padding asked for"
+                    "not the --arch/--padding/--affine-norm/--input-skip asked for"
                 )
-            self.model.load_state_dict(start.model.state_dict())
+            missing, _ = self.model.load_state_dict(start.model.state_dict(), strict=start.config == self.config)
+            assert all(key.startswith(("norm_heads.", "skip_head.")) for key in missing)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=options.lr)
         self.lr_decay_steps = int(extra.get("lr_decay_steps") or 0)
         self.parameters = list(self.model.parameters())
