@@ -28,13 +28,15 @@ SLICE = 128
 # or noise image reaches 25. Measured on the shipped model (docs/training.md section 6): neutral on held-out paintings
 # (-0.9 % total on 33), -11 % on out-of-range style images: a guard against extrapolation.
 Z_CLIP = 3.0
-# The norm heads read the hidden code scaled by this. The shipped model's hidden values are ~10 each (a slice's
-# absolute sum 600-2300); Adam moves each head weight by about lr per step, so unscaled, the norm scales moved
-# ~0.1 per step at lr 1e-4 and the style loss tripled within 4 steps (measured). Scaled, ~1e-3 per step.
-NORM_HEAD_INPUT_SCALE = 0.01
-# The skip head reads the hidden code divided by its own mean, times this: a coherent Adam step (lr 1e-4) moves a
-# gain by at most 1e-4 * 1792 / 64 = 2.8e-3.
-SKIP_HEAD_INPUT_SCALE = 1 / 64
+# The norm heads read the hidden code scaled by this (part of a model's format). The shipped model's hidden values
+# are ~10 each (a slice's absolute sum 600-2300) and Adam moves each head weight by about lr per step: unscaled, the
+# style loss tripled within 4 steps at lr 1e-4; at 0.01 the scales moved < 0.002 in 100 steps; 0.1 and 0.3 were
+# measured over 300 steps (docs/training.md section 6, eighth session: both worse than the plain model).
+NORM_HEAD_INPUT_SCALE = 0.1
+# The skip head reads the hidden code divided by its own mean, times this (part of a model's format: a model trained
+# with one value reads differently with another). After 300 steps at lr 1e-4 the gains averaged 0.08 at 1/64 and
+# 0.11 at 1/8, with the better content ratio at 1/8 (docs/training.md section 6, eighth session).
+SKIP_HEAD_INPUT_SCALE = 1 / 8
 
 
 def _derive_clip_after_load(module: MetaNetwork, _incompatible_keys: object) -> None:
