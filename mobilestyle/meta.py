@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from mobilestyle.transformer import NetConfig, TransformNet, generated_layer_names
+from mobilestyle.transformer import NetConfig, TransformNet
 from mobilestyle.vgg import TAP_CHANNELS, TAPS
 
 STATS_DIM = 2 * sum(TAP_CHANNELS[t] for t in TAPS)  # 1920
@@ -52,7 +52,7 @@ class MetaNetwork(nn.Module):
         self.config = config or NetConfig()
         self.net = TransformNet(self.config)
         self.conv_names = self.net.generated_parameter_names()
-        self.norm_names = norm_parameter_names(self.net) if self.config.affine_norm else []
+        self.norm_names = self.net.generated_norm_parameter_names() if self.config.affine_norm else []
         self.generated = self.conv_names + [name for pair in self.norm_names for name in pair]
         if self.config.input_skip:
             self.generated.append("skip")
@@ -63,12 +63,12 @@ class MetaNetwork(nn.Module):
         self._init_heads(head_gain)
         # one head per slice emits [scale | shift] of the norm after that conv; it starts at the identity
         # (scale 1, shift 0, no dependence on the style), so a plain model loads into it unchanged
-        self.norm_heads = nn.ModuleList(nn.Linear(slice_size, 2 * self.shapes[scale][0]) for scale, _ in self.norm_names)
-        for head in self.norm_heads:
-            assert isinstance(head, nn.Linear)
-            nn.init.zeros_(head.weight)
-            channels = head.out_features // 2
-            head.bias.data = torch.cat([torch.ones(channels), torch.zeros(channels)])
+        norm_heads = [nn.Linear(slice_size, 2 * self.shapes[scale][0]) for scale, _ in self.norm_names]
+        with torch.no_grad():
+            for head in norm_heads:
+                head.weight.zero_()
+                head.bias.copy_(torch.cat([torch.ones(head.out_features // 2), torch.zeros(head.out_features // 2)]))
+        self.norm_heads = nn.ModuleList(norm_heads)
         # the skip gains start at 0 (the plain model's nets)
         self.skip_head = nn.Linear(slice_size * len(self.conv_names), 3) if self.config.input_skip else None
         if self.skip_head is not None:
@@ -139,7 +139,7 @@ class MetaNetwork(nn.Module):
         for (scale, shift), head, part in zip(self.norm_names, self.norm_heads, slices):
             weights[scale], weights[shift] = head(part * NORM_HEAD_INPUT_SCALE).chunk(2, dim=1)
         if self.skip_head is not None:
-            # the code relative to its own mean (values ~1, whatever the model's scale), summed over 1792 values / 64
+            # the code relative to its own mean (values ~1, whatever the model's scale)
             relative = code / code.mean(1, keepdim=True).clamp_min(1e-6)
             weights["skip"] = self.skip_head(relative * SKIP_HEAD_INPUT_SCALE)
         return weights
@@ -173,20 +173,6 @@ class MetaNetwork(nn.Module):
         net = TransformNet(self.config)
         net.load_state_dict({k: v.detach().float().cpu() for k, v in params.items()}, strict=True)
         return net.eval()
-
-
-def norm_parameter_names(net: TransformNet) -> list[tuple[str, str]]:
-    """(scale, shift) parameter names of the instance norm after each style-dependent conv, in the convs' order."""
-    names = []
-    for conv in generated_layer_names():
-        prefix, _, layer = conv.rpartition(".")
-        norm = {"conv1": "norm1", "conv2": "norm2", "conv_a": "norm_a", "conv_b": "norm_b", "up0": "norm_up0", "up1": "norm_up1"}[layer]
-        module = f"{prefix}.{norm}" if prefix else norm
-        names.append((f"{module}.weight", f"{module}.bias"))
-    params = dict(net.named_parameters())
-    if not all(scale in params and shift in params for scale, shift in names):
-        raise ValueError("the net has no affine instance norms")
-    return names
 
 
 def generated_sizes(config: NetConfig) -> list[int]:

@@ -64,6 +64,10 @@ class NetConfig:
         return 4
 
 
+NORM_AFTER = {"conv1": "norm1", "conv2": "norm2", "conv_a": "norm_a", "conv_b": "norm_b", "up0": "norm_up0", "up1": "norm_up1"}
+"""The instance norm that follows each style-dependent conv (named as in TransformNet / ResidualBlock)."""
+
+
 def generated_layer_names() -> list[str]:
     """The 14 style-dependent convs, in the order of the meta network's hidden slices."""
     names = ["conv1", "conv2"]
@@ -188,6 +192,16 @@ class TransformNet(nn.Module):
         """Parameter names (as in named_parameters) of the 14 style-dependent conv weights."""
         names = [n for n, _ in self.named_parameters()]
         return [next(n for n in names if n.startswith(layer + ".") and n.endswith("weight")) for layer in generated_layer_names()]
+
+    def generated_norm_parameter_names(self) -> list[tuple[str, str]]:
+        """(scale, shift) parameter names of the affine instance norm after each of the 14 style-dependent convs, in
+        the convs' order."""
+        pairs = []
+        for layer in generated_layer_names():
+            prefix, _, conv = layer.rpartition(".")
+            module = (prefix + "." if prefix else "") + NORM_AFTER[conv]
+            pairs.append((f"{module}.weight", f"{module}.bias"))
+        return pairs
 
 
 def count_parameters(module: nn.Module) -> int:

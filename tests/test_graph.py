@@ -74,11 +74,7 @@ def _image(height: int, width: int, seed: int = 1) -> torch.Tensor:
     return torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(seed)) * 255.0
 
 
-@pytest.mark.parametrize(
-    "config",
-    _configs(),
-    ids=lambda c: f"b{c.base}-{c.padding}-{c.upsample}-{'affine' if c.affine_norm else 'plain'}{'-skip' if c.input_skip else ''}",
-)
+@pytest.mark.parametrize("config", _configs(), ids=_config_id)
 def test_parity_every_config(config: NetConfig) -> None:
     """Against the float64 net, within 1e-3 or twice PyTorch fp32's own error (export/verify.py's rule): a fixed 1e-3
     between two fp32 computations failed on AVX2 CPUs for 32-base nets (1.007e-3), whose fp32 error itself is ~1e-3."""
