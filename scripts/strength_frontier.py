@@ -20,6 +20,7 @@ import statistics
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from mobilestyle.controls.refine import refine_net, refine_settings
@@ -28,7 +29,7 @@ from mobilestyle.evaluation import Scorer, StyleTargets
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, resize_short_side
 from mobilestyle.losses import LossWeights
 from mobilestyle.model_files import load_model
-from mobilestyle.style_encoder import StyleEncoder, emit_style_net
+from mobilestyle.style_encoder import StyleEncoder, StyleNets
 from mobilestyle.transformer import TransformNet
 from mobilestyle.vgg import VGGEncoder
 
@@ -74,13 +75,16 @@ class Pairs:
     def outputs(self, net: TransformNet) -> list[torch.Tensor]:
         return [net(photo) for _, photo in self.photos]
 
+    def style_nets(self, model: Path | None) -> StyleNets:
+        """The model's meta network (default: the shipped one) on this scorer's VGG."""
+        return StyleNets(load_model(model, expect="MetaNetwork"), StyleEncoder(self.vgg))
+
 
 def blend_curves(pairs: Pairs, model: Path) -> dict[str, dict[str, list[float]]]:
-    meta = load_model(model, expect="MetaNetwork")
-    encoder = StyleEncoder(pairs.vgg)
+    nets = pairs.style_nets(model)
     curves = {}
     for path in list_images(pairs.style_dir):
-        net = emit_style_net(meta.model.float(), encoder, load_image(path), meta.style_size).eval()
+        net = nets.net(load_image(path))
         target, outputs = pairs.target(path.name), pairs.outputs(net)
         curves[path.name] = {
             str(a): pairs.ratios(path.name, target, [(1 - a) * y + a * photo for y, (_, photo) in zip(outputs, pairs.photos)])
@@ -92,18 +96,14 @@ def blend_curves(pairs: Pairs, model: Path) -> dict[str, dict[str, list[float]]]
 
 def interpolated(curves: dict[str, dict[str, list[float]]], points: int = 281) -> tuple[list[float], dict[str, list[list[float]]]]:
     """Each style's metrics on a fine grid of strengths, linear between the measured ones."""
-    grid = sorted(float(a) for a in next(iter(curves.values())))
-    fine = [grid[-1] * i / (points - 1) for i in range(points)]
-
-    def at(style: str, a: float) -> list[float]:
-        upper = next(i for i, g in enumerate(grid) if g >= a - 1e-12)
-        if upper == 0:
-            return curves[style][str(grid[0])]
-        low, high = grid[upper - 1], grid[upper]
-        t = (a - low) / (high - low)
-        return [(1 - t) * x + t * y for x, y in zip(curves[style][str(low)], curves[style][str(high)])]
-
-    return fine, {style: [at(style, a) for a in fine] for style in curves}
+    keys = sorted(next(iter(curves.values())), key=float)
+    grid = [float(a) for a in keys]
+    fine = np.linspace(0.0, grid[-1], points)
+    table = {}
+    for style, curve in curves.items():
+        measured = np.array([curve[a] for a in keys])  # strengths x metrics
+        table[style] = np.stack([np.interp(fine, grid, measured[:, m]) for m in range(measured.shape[1])], axis=1).tolist()
+    return fine.tolist(), table
 
 
 def oracle_choice(table: dict[str, list[list[float]]], price: float) -> dict[str, int]:
@@ -132,17 +132,16 @@ def allocate(curves: dict[str, dict[str, list[float]]], distances: dict[str, flo
 
 
 def refine_frontier(pairs: Pairs, model: Path | None, styles: list[str], weights: list[float], steps: int, out: Path) -> None:
-    meta = load_model(model, expect="MetaNetwork")
-    encoder = StyleEncoder(pairs.vgg)
+    nets = pairs.style_nets(model)
     results: dict[str, dict[str, list[float]]] = json.loads(out.read_text()) if out.exists() else {}
     for style in styles:
         image = load_image(pairs.style_dir / style)
-        net = emit_style_net(meta.model.float(), encoder, image, meta.style_size).eval()
+        net = nets.net(image)
         target = pairs.target(style)
         rows = results.setdefault(style, {})
         rows["emitted"] = pairs.ratios(style, target, pairs.outputs(net))
         for weight in weights:
-            settings = replace(refine_settings(steps, style_size=meta.style_size), loss=LossWeights(style=weight))
+            settings = replace(refine_settings(steps, style_size=nets.style_size), loss=LossWeights(style=weight))
             refined = refine_net(net, image, pairs.train_photos, pairs.vgg, settings).net
             rows[f"style weight {weight:g}, {steps} steps"] = pairs.ratios(style, target, pairs.outputs(refined))
             out.write_text(json.dumps(results, indent=1))
