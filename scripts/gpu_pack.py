@@ -1,11 +1,14 @@
 """Pack what a GPU fine-tune of the default model needs into gpu_carry/ (the device tool's `carry`), under 64 MiB.
 
-    python scripts/gpu_pack.py [--shared ../shared] [--budget-mib 63.5] [--quality 80]
+    python scripts/gpu_pack.py [--shared ../shared] [--budget-mib 63.5] [--quality 80] [--synthetic 600]
 
 gpu_carry/train_data.tar holds:
 - vgg.pth.xz: the fp16 VGG-16 up to relu4_3 (all the loss needs), xz-compressed;
 - styles.safetensors.xz: the VGG statistics of every training painting at 256 px, fp16 (from the data cache, built
   here if missing): `train --style-statistics` trains on them without the images;
+- synthetic.safetensors.xz (with --synthetic N > 0, default 600 as in the shipped model's last stage): the statistics
+  of `train --synthetic-styles N`'s procedural styles (fp16, ~2 MB), the same table the CPU builds, so the GPU spends
+  no lease time drawing them; scripts/gpu_train.sh passes it as a second --style-statistics table;
 - style/: one painting (the sample grid's style);
 - content/: 256 px centre squares of the photos as JPEG (what the data cache keeps of them), picked round-robin
   over the source folders until the budget is spent.
@@ -29,7 +32,7 @@ from safetensors.torch import save
 from mobilestyle.data import list_images, readable_images
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, load_image
-from mobilestyle.training.datasets import default_data_cache, style_statistics_table
+from mobilestyle.training.datasets import default_data_cache, style_statistics_table, synthetic_style_statistics
 from mobilestyle.training.shen_fast import CONTENT_SIDE, STYLE_SIZE
 from mobilestyle.vgg import VGGEncoder
 
@@ -82,20 +85,26 @@ def main() -> None:
     parser.add_argument("--budget-mib", type=float, default=63.5, help="Tree + carry in all (the tool's limit is 64).")
     parser.add_argument("--quality", type=int, default=80)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--synthetic", type=int, default=600, help="Procedural styles' statistics to pack (0: none).")
     args = parser.parse_args()
 
     train = args.shared / "data" / "train"
     vgg_path = args.shared / "weights" / VGG_FP16
     style_files, _ = readable_images(list_images(train / "style"))
-    stats = style_statistics_table(style_files, STYLE_SIZE, VGGEncoder.from_weights(vgg_path), default_data_cache())
+    vgg = VGGEncoder.from_weights(vgg_path)
+    stats = style_statistics_table(style_files, STYLE_SIZE, vgg, default_data_cache())
     stats = stats[torch.isfinite(stats).all(1)]
+    tables = {"styles": stats}
+    if args.synthetic:  # seed 0: `train`'s default, so these are the rows a CPU run with --synthetic-styles N reads
+        tables["synthetic"] = synthetic_style_statistics(args.synthetic, STYLE_SIZE, vgg, default_data_cache())
     args.out.mkdir(parents=True, exist_ok=True)
     tar_path = args.out / "train_data.tar"
     tar_path.unlink(missing_ok=True)
     budget = int(args.budget_mib * MIB) - travelling_tree_bytes() - 64 * 1024
     with tarfile.open(tar_path, "w") as tar:
         used = add_bytes(tar, "vgg.pth.xz", lzma.compress(vgg_path.read_bytes(), preset=6))
-        used += add_bytes(tar, "styles.safetensors.xz", lzma.compress(save({"stats": stats.half().contiguous()}), preset=6))
+        for name, table in tables.items():
+            used += add_bytes(tar, f"{name}.safetensors.xz", lzma.compress(save({"stats": table.half().contiguous()}), preset=6))
         style = jpeg_square(style_files[0], 90)
         assert style is not None
         used += add_bytes(tar, f"style/{style_files[0].stem}.jpg", style)
@@ -109,7 +118,8 @@ def main() -> None:
             used += add_bytes(tar, f"content/{count:05d}_{path.stem}.jpg", data)
             count += 1
     total = travelling_tree_bytes() + tar_path.stat().st_size
-    print(f"{tar_path}: {len(stats)} style statistics, {count} photos; carry + tree = {total / MIB:.2f} MiB (limit 64)")
+    styles = " + ".join(f"{len(table)} {name}" for name, table in tables.items())
+    print(f"{tar_path}: style statistics of {styles}, {count} photos; carry + tree = {total / MIB:.2f} MiB (limit 64)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
 # Two phases of `mobilestyle train --method shen-fast` per arm, from the tracked mobilestyle/models/meta8.safetensors:
 #   A: constant --lr for a wall-clock budget (SIGTERM: the trainer saves its checkpoint);
 #   B: --resume for the steps phase A's rate fits into the second budget, the learning rate decaying linearly to 0.
-# Environment: ARMS (style weights, "50"), BATCH (32), LR (5e-4), DEVICE (cuda). See docs/training.md §5.
+# Environment: ARMS (style weights, "50"), BATCH (32), LR (5e-4), DEVICE (cuda), TRAIN_ARGS (more `train` options for
+# every arm, e.g. "--input-skip --structure-weight 3"). See docs/training.md §5.
 set -uo pipefail
 PHASE_A_SECONDS=${1:-300}
 PHASE_B_SECONDS=${2:-110}
@@ -29,14 +30,19 @@ rm -rf "$DATA"; mkdir -p "$DATA"
 [ -e mobilestyle/export ] || ln -s ../export mobilestyle/export
 tar -xf gpu_carry/train_data.tar -C "$DATA" || exit 1
 python3 -c "import lzma, sys; [open(p[:-3], 'wb').write(lzma.decompress(open(p, 'rb').read())) for p in sys.argv[1:]]" \
-  "$DATA/vgg.pth.xz" "$DATA/styles.safetensors.xz" || exit 1
+  "$DATA"/*.xz || exit 1
+# every arm: the packed tables (the paintings; the procedural styles when gpu_pack.py packed them) + $TRAIN_ARGS
+tables=(--style-statistics "$DATA/styles.safetensors")
+[ -f "$DATA/synthetic.safetensors" ] && tables+=(--style-statistics "$DATA/synthetic.safetensors")
+read -r -a train_args <<< "${TRAIN_ARGS:-}"
+echo "every arm: ${tables[*]} ${train_args[*]}"
 echo "data: $(ls "$DATA/content" | wc -l) photos; arms (style weights): $ARMS; torch $(python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no cuda")')"
 
 train() {  # train RUN SECONDS ARGS...: the trainer under a wall-clock limit; --foreground lets SIGTERM reach it alone
   local run=$1 seconds=$2; shift 2
   timeout --foreground --signal=TERM --kill-after=60 "$seconds" python3 -c \
     "import sys, torch; torch.backends.cudnn.benchmark = True; torch.backends.cuda.matmul.allow_tf32 = True; from mobilestyle.cli import main; main(sys.argv[1:])" \
-    train --method shen-fast --content "$DATA/content" --style "$DATA/style" --style-statistics "$DATA/styles.safetensors" \
+    train --method shen-fast --content "$DATA/content" --style "$DATA/style" "${tables[@]}" "${train_args[@]}" \
     --out "$run" --batch-size "$BATCH" --image-size 256 --lr "$LR" --device "$DEVICE" --data-cache "$run/cache" \
     --vgg-weights "$DATA/vgg.pth" --checkpoint-every 2000 --no-progress --json "$@" >> "$run/summary_stdout.json" 2>> "$run/train.log"
   echo "[$(basename "$run")] trainer exit code $? (124/143: stopped by the time limit, checkpoint saved on SIGTERM)"
