@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "strength_frontier.py"
-
-
-@pytest.fixture(scope="module")
-def frontier():
-    spec = importlib.util.spec_from_file_location("strength_frontier", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+import strength_frontier  # scripts/ is on pytest's pythonpath (pyproject.toml)
 
 # metrics per strength a: [content ratio, style ratio, Gram ratio, SSIM]
 CURVES = {
@@ -28,18 +14,18 @@ CURVES = {
 }
 
 
-def test_interpolation_is_linear_between_measured_strengths(frontier) -> None:
-    fine, table = frontier.interpolated(CURVES, points=5)
+def test_interpolation_is_linear_between_measured_strengths() -> None:
+    fine, table = strength_frontier.interpolated(CURVES, points=5)
     assert fine == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2])
     assert table["near.jpg"][1] == pytest.approx([1.35, 0.25, 0.35, 0.25])
     assert table["far.jpg"][4] == pytest.approx(CURVES["far.jpg"]["0.2"])
 
 
-def test_the_oracle_gives_the_photo_to_the_near_style_only(frontier) -> None:
-    fine, table = frontier.interpolated(CURVES, points=5)
-    chosen = frontier.oracle_choice(table, price=1.0)
+def test_the_oracle_gives_the_photo_to_the_near_style_only() -> None:
+    fine, table = strength_frontier.interpolated(CURVES, points=5)
+    chosen = strength_frontier.oracle_choice(table, price=1.0)
     # near: content + style falls from 1.8 to 1.2 at a = 0.2; far: rises from 1.6
     assert fine[chosen["near.jpg"]] == pytest.approx(0.2)
     assert fine[chosen["far.jpg"]] == pytest.approx(0.0)
     # a high enough price on style keeps both styles at full strength
-    assert set(frontier.oracle_choice(table, price=10.0).values()) == {0}
+    assert set(strength_frontier.oracle_choice(table, price=10.0).values()) == {0}

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "target_lines.py"
-
-
-@pytest.fixture(scope="module")
-def lines():
-    spec = importlib.util.spec_from_file_location("target_lines", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import target_lines  # scripts/ is on pytest's pythonpath (pyproject.toml)
 
 
 def pair(content: str, style: str, method: str, scale: float, ssim: float) -> dict:
@@ -33,22 +22,22 @@ def pair(content: str, style: str, method: str, scale: float, ssim: float) -> di
     }
 
 
-def test_ratios_are_pairwise_means_over_the_pairs_all_three_scored(lines) -> None:
+def test_ratios_are_pairwise_means_over_the_pairs_all_three_scored() -> None:
     magenta = {("a", "s"): pair("a", "s", "magenta", 1.0, 0.4), ("b", "s"): pair("b", "s", "magenta", 2.0, 0.4)}
     shipped = {key: pair(*key, "ours", 1.0, 0.3) for key in magenta}
     # ours: half of Magenta's losses on the first pair, the same on the second; a third pair no reference scored
     scored = ((("a", "s"), 0.5, 0.2), (("b", "s"), 2.0, 0.4), (("c", "s"), 9.0, 0.0))
     ours = {key: pair(*key, "ours", scale, ssim) for key, scale, ssim in scored}
-    scores = lines.ratios(ours, magenta, shipped)
+    scores = target_lines.ratios(ours, magenta, shipped)
     assert scores["pairs"] == 2
     assert scores["content"] == pytest.approx(0.75) and scores["style"] == pytest.approx(0.75) and scores["gram"] == pytest.approx(0.75)
     assert scores["ssim"] == pytest.approx(0.3)
     assert scores["total"] == pytest.approx((0.5 + 2.0) / 2 - 1)
-    assert lines.ratios({("c", "s"): ours[("c", "s")]}, magenta, shipped) is None
-    assert "no pairs in common" in lines.line("x", None, None)
+    assert target_lines.ratios({("c", "s"): ours[("c", "s")]}, magenta, shipped) is None
+    assert "no pairs in common" in target_lines.line("x", None, None)
 
 
-def test_cli_prints_each_run_and_plots_the_plane(lines, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_cli_prints_each_run_and_plots_the_plane(tmp_path: Path, monkeypatch, capsys) -> None:
     reference = {"style_spread": {"magenta": 50.0}, "pairs": [pair("a", "s", "magenta", 1.0, 0.4), pair("a", "s", "ours", 1.0, 0.3)]}
     run = tmp_path / "fork" / "eval_33x10.json"
     run.parent.mkdir()
@@ -57,7 +46,7 @@ def test_cli_prints_each_run_and_plots_the_plane(lines, tmp_path: Path, monkeypa
     png = tmp_path / "plane.png"
     argv = ["target_lines.py", str(run), "--reference", str(tmp_path / "reference.json"), "--plot", str(png)]
     monkeypatch.setattr("sys.argv", argv)
-    lines.main()
+    target_lines.main()
     out = capsys.readouterr().out
     assert out.startswith("fork ") and "content 0.500x" in out and "spread 0.50x" in out and "total vs shipped -50.0 %" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
