@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from target_lines import pairs_of  # beside this script (its folder is on sys.path)
 
 from mobilestyle.controls.refine import refine_net, refine_settings
 from mobilestyle.data import list_images
@@ -42,8 +43,7 @@ class Pairs:
     """The eval photos, Magenta's pair scores and a scorer: a net or an output -> mean ratios over the photos."""
 
     def __init__(self, shared: Path, reference: Path, photos: int = 10) -> None:
-        evaluation = json.loads(reference.read_text())
-        self.magenta = {(p["content"], p["style"]): p for p in evaluation["pairs"] if p["method"] == "magenta"}
+        self.magenta = pairs_of(json.loads(reference.read_text()), "magenta")
         self.vgg = VGGEncoder.from_weights(None)
         self.scorer = Scorer(self.vgg)
         self.style_dir = shared / "data" / "eval" / "style"

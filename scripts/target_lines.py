@@ -111,10 +111,10 @@ def main() -> None:
         evaluation = json.loads(path.read_text())
         ours = pairs_of(evaluation, "ours")
         spread = evaluation.get("style_spread", {}).get("ours")
-        scores = ratios(ours, magenta, shipped)
-        print(line(run_label(path), scores, spread / magenta_spread if spread else None))
+        name, scores = run_label(path), ratios(ours, magenta, shipped)
+        print(line(name, scores, spread / magenta_spread if spread else None))
         if scores is not None:
-            points.append((run_label(path), scores))
+            points.append((name, scores))
         if near:
             halves = (("  near half", lambda k: k[1] in near), ("  far half", lambda k: k[1] not in near))
             for label, keep in halves:
