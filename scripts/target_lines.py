@@ -6,10 +6,14 @@ photos), so a candidate costs one `evaluate` of itself (about 10 minutes of one 
     python scripts/target_lines.py RUN.json [MORE.json ...] [--reference docs/evaluation_meta8/evaluation.json]
         [--distances DIST.json]   # split the styles in a near and a far half (scripts/style_distances.py)
         [--plot PLANE.png]        # every run on the content/style plane, beside the target corner
+        [--johnson docs/evaluation_meta8/johnson.json]   # the 3 Johnson nets' pairs (the default)
 
 Each line: the pairwise means of ours / Magenta (content, mean/std style, Gram), the mean SSIM, the style spread
 against Magenta's, and the total loss against the reference's own model (the shipped one) on the same pairs. A run
-is named by its file, or by its folder when the file is a fork's eval_33x10.json (scripts/cpu_fork_eval.sh).
+is named by its file, or by its folder when the file is a fork's eval_33x10.json (scripts/cpu_fork_eval.sh). Under
+it, the other two totals issue 12 asks about: the pairwise mean of total / the Johnson nets' on their styles' pairs,
+and held-out / training styles (the mean totals) when an evaluation of training paintings lies beside the run as
+eval_training.json (cpu_fork_eval.sh writes both files).
 """
 
 from __future__ import annotations
@@ -59,6 +63,21 @@ def line(label: str, scores: dict[str, float] | None, spread: float | None) -> s
     return text + (f"  spread {spread:.2f}x" if spread is not None else "")
 
 
+def totals_line(ours: dict[Pair, dict], johnson: dict[Pair, dict], training: dict | None) -> str | None:
+    """Total vs the Johnson nets (pairwise mean over their pairs) and the held-out total over the training styles'."""
+    parts = []
+    keys = sorted(set(ours) & set(johnson))
+    if keys:
+        versus = statistics.mean(ours[k]["total_loss"] / johnson[k]["total_loss"] for k in keys)
+        parts.append(f"vs Johnson {versus:.2f}x ({len(keys)} pairs)")
+    if training is not None and ours:
+        held_out = statistics.mean(p["total_loss"] for p in ours.values())
+        trained = [p["total_loss"] for p in pairs_of(training, "ours").values()]
+        if trained:
+            parts.append(f"held-out / training {held_out / statistics.mean(trained):.2f}x ({len(trained)} training pairs)")
+    return "  " + "  ".join(parts) if parts else None
+
+
 def run_label(path: Path) -> str:
     return path.parent.name if path.name == "eval_33x10.json" else path.stem
 
@@ -100,11 +119,13 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=Path("docs/evaluation_meta8/evaluation.json"))
     parser.add_argument("--distances", type=Path, help="style -> photo-to-style distance (scripts/style_distances.py)")
     parser.add_argument("--plot", type=Path, help="a PNG of every run on the content/style plane")
+    parser.add_argument("--johnson", type=Path, default=Path("docs/evaluation_meta8/johnson.json"), help="the Johnson nets' evaluation")
     args = parser.parse_args()
     reference = json.loads(args.reference.read_text())
     magenta, shipped = pairs_of(reference, "magenta"), pairs_of(reference, "ours")
     magenta_spread = reference["style_spread"]["magenta"]
     distances = json.loads(args.distances.read_text()) if args.distances else {}
+    johnson = pairs_of(json.loads(args.johnson.read_text()), "johnson") if args.johnson.is_file() else {}
     near = set(sorted(distances, key=distances.get)[: len(distances) // 2])
     points = []
     for path in args.runs:
@@ -113,6 +134,10 @@ def main() -> None:
         spread = evaluation.get("style_spread", {}).get("ours")
         name, scores = run_label(path), ratios(ours, magenta, shipped)
         print(line(name, scores, spread / magenta_spread if spread else None))
+        training_path = path.with_name("eval_training.json")
+        totals = totals_line(ours, johnson, json.loads(training_path.read_text()) if training_path.is_file() else None)
+        if totals:
+            print(totals)
         if scores is not None:
             points.append((name, scores))
         if near:

@@ -43,10 +43,17 @@ def test_cli_prints_each_run_and_plots_the_plane(tmp_path: Path, monkeypatch, ca
     run.parent.mkdir()
     run.write_text(json.dumps({"style_spread": {"ours": 25.0}, "pairs": [pair("a", "s", "ours", 0.5, 0.35)]}))
     (tmp_path / "reference.json").write_text(json.dumps(reference))
+    # the Johnson nets scored pair (a, s) at 0.25x the reference; the fork's training-style pairs total 75 on average
+    johnson = {"pairs": [pair("a", "s", "johnson", 0.25, 0.3), pair("b", "t", "johnson", 1.0, 0.3)]}
+    (tmp_path / "johnson.json").write_text(json.dumps(johnson))
+    (run.parent / "eval_training.json").write_text(
+        json.dumps({"pairs": [pair("p", "q", "ours", 0.2, 0.3), pair("r", "q", "ours", 0.3, 0.3)]})
+    )
     png = tmp_path / "plane.png"
     argv = ["target_lines.py", str(run), "--reference", str(tmp_path / "reference.json"), "--plot", str(png)]
-    monkeypatch.setattr("sys.argv", argv)
+    monkeypatch.setattr("sys.argv", [*argv, "--johnson", str(tmp_path / "johnson.json")])
     target_lines.main()
     out = capsys.readouterr().out
     assert out.startswith("fork ") and "content 0.500x" in out and "spread 0.50x" in out and "total vs shipped -50.0 %" in out
+    assert "vs Johnson 2.00x (1 pairs)" in out and "held-out / training 2.00x (2 training pairs)" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
