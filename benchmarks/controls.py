@@ -240,7 +240,7 @@ def part_detail(ctx: Context, photos: int = 4) -> dict:
         for index, content in enumerate(contents):
             x = _tensor(content)
             features = ctx.scorer.content_features(x)
-            reference = Image.fromarray(magenta.stylize(content, bottleneck).round().astype("uint8")).resize(content.size, Image.LANCZOS)
+            reference = magenta.stylize_image(content, bottleneck)
             outputs = {"magenta": _tensor(reference), **{f"a={a:g}": _run(KeepDetail(net, a) if a else net, x) for a in DETAIL_AMOUNTS}}
             for method, out in outputs.items():
                 pairs.append(PairScore(str(index), style_path.name, method, 0.0, **ctx.scorer.score(out, x, features, target)))

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from mobilestyle.atomic import atomic_write_text
 from mobilestyle.baselines.gatys import Optimizer as GatysOptimizer
 from mobilestyle.baselines.gatys import optimize_image
-from mobilestyle.baselines.magenta import MagentaStylizer, Variant, find_magenta_dir
+from mobilestyle.baselines.magenta import MagentaStylizer, Variant, optional_magenta
 from mobilestyle.data import list_images
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, resize_short_side, save_image, tensor_to_image
@@ -284,18 +284,10 @@ class Evaluator:
             return None
 
     def _load_magenta(self) -> MagentaStylizer | None:
-        try:
-            folder = find_magenta_dir(self.options.magenta_peers)
-        except MobilestyleError as exc:
-            if self.options.magenta_peers is not None:
-                raise
-            self.notes.append(f"magenta: skipped ({exc})")
-            return None
-        try:
-            return MagentaStylizer(folder, self.options.magenta_variant)
-        except MobilestyleError as exc:  # e.g. ai-edge-litert not installed
-            self.notes.append(f"magenta: skipped ({exc})")
-            return None
+        magenta, skipped = optional_magenta(self.options.magenta_peers, self.options.magenta_variant)
+        if skipped:
+            self.notes.append(f"magenta: skipped ({skipped})")
+        return magenta
 
     def work_units(self) -> int:
         per_pair = len([m for m in self.methods if not m.startswith("gatys@")]) + (max(self.gatys_steps) if self.gatys_steps else 0)
@@ -388,10 +380,8 @@ class Evaluator:
                 outputs[f"gatys@{steps}"] = (result.snapshots[steps], times[steps])
         if self.magenta is not None and bottleneck is not None:
             started = time.perf_counter()
-            stylized = self.magenta.stylize(content_image, bottleneck)
-            seconds = time.perf_counter() - started
-            picture = Image.fromarray(stylized.round().astype("uint8")).resize(content_image.size, Image.Resampling.LANCZOS)
-            outputs["magenta"] = (_to_tensor(picture, self.device), seconds)
+            picture = self.magenta.stylize_image(content_image, bottleneck)
+            outputs["magenta"] = (_to_tensor(picture, self.device), time.perf_counter() - started)
             advance(1)
         return outputs
 

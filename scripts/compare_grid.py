@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from mobilestyle.baselines.magenta import MagentaStylizer, find_magenta_dir
-from mobilestyle.errors import MobilestyleError
+from mobilestyle.baselines.magenta import MagentaStylizer, optional_magenta
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, save_image, tensor_to_image
 from mobilestyle.style_encoder import StyleNets
 
@@ -28,16 +27,6 @@ def labelled_model(text: str) -> tuple[str, Path]:
     if not sep or not label or not path:
         raise argparse.ArgumentTypeError(f"--model wants LABEL=PATH, got {text!r}")
     return label, Path(path)
-
-
-def magenta_or_none(peers: Path | None) -> MagentaStylizer | None:
-    try:
-        return MagentaStylizer(find_magenta_dir(peers))
-    except MobilestyleError as exc:
-        if peers is not None:
-            raise
-        print(f"magenta: skipped ({exc})")
-        return None
 
 
 def grid_rows(
@@ -54,8 +43,7 @@ def grid_rows(
             with torch.no_grad():
                 row += [tensor_to_image(net(image_to_tensor(photo))) for net in nets.values()]
             if magenta is not None and bottleneck is not None:
-                stylized = Image.fromarray(magenta.stylize(photo, bottleneck).round().astype("uint8"))
-                row.append(stylized.resize(photo.size, Image.Resampling.LANCZOS))
+                row.append(magenta.stylize_image(photo, bottleneck))
             rows.append(row)
     return rows
 
@@ -71,7 +59,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     models = {label: StyleNets.load(path) for label, path in args.model}
-    magenta = magenta_or_none(args.magenta_peers)
+    magenta, skipped = optional_magenta(args.magenta_peers)
+    if skipped:
+        print(f"magenta: skipped ({skipped})")
     rows = grid_rows(models, args.style, args.photo, args.size, magenta)
     labels = ["photo", "style", *models, *(["magenta int8"] if magenta else [])]
     print(save_image(make_grid(rows, cell=args.cell, labels=labels), args.out))

@@ -84,3 +84,23 @@ class MagentaStylizer:
         self.transfer.invoke()
         out = self.transfer.get_tensor(self.transfer.get_output_details()[0]["index"])[0]
         return np.clip(out * 255.0, 0.0, 255.0).astype(np.float32)
+
+    def stylize_image(self, content: Image.Image, bottleneck: np.ndarray) -> Image.Image:
+        """Content square -> Magenta's 8-bit RGB output, resized back to the content's size (how it is scored)."""
+        picture = Image.fromarray(self.stylize(content, bottleneck).round().astype("uint8"))
+        return picture.resize(content.size, Image.Resampling.LANCZOS)
+
+
+def optional_magenta(peers: str | Path | None, variant: Variant = "int8") -> tuple[MagentaStylizer | None, str | None]:
+    """Magenta when its models are found, else (None, why). A ``peers`` folder given explicitly must hold them;
+    a stylizer that cannot be built (e.g. ai-edge-litert not installed) is always a skip."""
+    try:
+        folder = find_magenta_dir(peers)
+    except MobilestyleError as exc:
+        if peers is not None:
+            raise
+        return None, str(exc)
+    try:
+        return MagentaStylizer(folder, variant), None
+    except MobilestyleError as exc:
+        return None, str(exc)
