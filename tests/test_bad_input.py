@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import run_cli
@@ -75,6 +78,41 @@ def test_bad_style_image_refused_without_output(inputs, tmp_path, tiny_checkpoin
 )
 def test_bad_export_options(inputs, tmp_path, tiny_checkpoint, args, needle):
     result = run_cli("export", str(inputs / "full.jpg"), *args, "--checkpoint", str(tiny_checkpoint), "-o", str(tmp_path / "out"))
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_file_path_writes_that_one_file(inputs, tmp_path, tiny_checkpoint):
+    """`-o NAME.onnx` writes exactly that verified file (its format from the suffix); an existing folder stays a folder."""
+    from mobilestyle.export import read_metadata
+
+    target = tmp_path / "new" / "my.style.onnx"
+    result = run_cli("export", str(inputs / "full.jpg"), "--checkpoint", str(tiny_checkpoint), "-o", str(target), "--json")
+    assert result.returncode == 0, result.stderr
+    [record] = json.loads(result.stdout)
+    assert record["format"] == "onnx" and record["verified"] is True and Path(record["path"]) == target
+    assert sorted(p.name for p in target.parent.iterdir()) == ["my.style.onnx"]
+    assert read_metadata(target)["style_name"] == "my.style"
+    folder = tmp_path / "looks_like.onnx"
+    folder.mkdir()
+    result = run_cli("export", str(inputs / "full.jpg"), "--format", "onnx", "--checkpoint", str(tiny_checkpoint), "-o", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert (folder / "full.onnx").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--format", "tflite"], "--format asks for tflite"),
+        (["--format", "onnx,tflite"], "--format asks for onnx, tflite"),
+        (["--name", "other"], "drop --name"),
+        (["SECOND"], "give a folder for several styles"),
+    ],
+)
+def test_output_file_path_conflicts(inputs, tmp_path, tiny_checkpoint, args, needle):
+    args = [str(inputs / "rgba.png") if a == "SECOND" else a for a in args]
+    target = tmp_path / "out" / "my.onnx"
+    result = run_cli("export", str(inputs / "full.jpg"), *args, "--checkpoint", str(tiny_checkpoint), "-o", str(target))
     assert_one_line_error(result, needle)
     assert not (tmp_path / "out").exists()
 

@@ -18,6 +18,7 @@ from mobilestyle.errors import MobilestyleError
 from mobilestyle.export import FORMAT_NAMES, FORMATS, ArtifactRecord, check_request, export
 from mobilestyle.export.model_format import MAX_SIDE, MIN_SIDE, PRECISIONS
 from mobilestyle.export.norm_stats import TILES_FORMATS, export_tiles
+from mobilestyle.export.registry import format_of
 from mobilestyle.images import load_image
 from mobilestyle.style_encoder import StyleNets
 from mobilestyle.transformer import TransformNet
@@ -37,6 +38,27 @@ def parse_formats(values: tuple[str, ...]) -> list[str]:
             else:
                 raise MobilestyleError(f"unknown format {item!r}; choose from {', '.join(FORMAT_CHOICES)}")
     return list(dict.fromkeys(chosen))
+
+
+def output_target(out: Path, formats: tuple[str, ...], name: str | None, count: int) -> tuple[Path, tuple[str, ...], str | None]:
+    """Where ``-o`` puts the files: (folder, formats, name).
+
+    ``-o FOLDER`` is taken as it is. ``-o NAME.onnx`` / ``.tflite`` / ``.mlpackage`` (not an existing folder) asks for that
+    one file: its folder, its format (any --format given must be that one) and its name.
+    """
+    fmt = format_of(out)
+    if fmt is None or out.is_dir():
+        return out, formats, name
+    if out.suffix.lower() != fmt.suffix:
+        raise MobilestyleError(f"-o {out}: {fmt.name} models are written as {fmt.suffix}")
+    if count != 1:
+        raise MobilestyleError(f"-o {out} names one model file; give a folder for several styles")
+    if name:
+        raise MobilestyleError(f"-o {out} already names the model; drop --name or give a folder")
+    asked = parse_formats(formats) if formats else [fmt.name]
+    if asked != [fmt.name]:
+        raise MobilestyleError(f"-o {out} names a {fmt.suffix} file but --format asks for {', '.join(asked)}; give a folder instead")
+    return out.parent, (fmt.name,), out.name[: -len(fmt.suffix)]
 
 
 def controls_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -142,7 +164,15 @@ patches its weights into the converted graph, then is verified like a fresh conv
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True, help="Weight precision (see above).")
 @checkpoint_option
 @vgg_weights_option
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Output folder.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Output folder, or one model file: -o NAME.tflite (or .onnx, .mlpackage) writes that file in that format.",
+)
 @click.option("--name", default=None, help="Model file name (default: the style image's stem; one style only).")
 @click.option("--fresh", is_flag=True, help="Convert from scratch instead of patching the cached converted graph.")
 @click.option(
@@ -171,6 +201,7 @@ def command(
     controls.check(style_images)
     if controls.refine:
         controls.content_dir = folder_or_shared(controls.content_dir, "--content", "data", "train", "content")
+    out_dir, formats, name = output_target(out_dir, formats, name, 1 if controls.one_net else len(style_images))
     chosen = parse_formats(formats)
     size_list = list(sizes) or [256]
     if controls.one_net:
