@@ -40,25 +40,24 @@ def parse_formats(values: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def output_target(out: Path, formats: tuple[str, ...], name: str | None, count: int) -> tuple[Path, tuple[str, ...], str | None]:
+def output_target(out: Path, chosen: list[str], format_given: bool, name: str | None, count: int) -> tuple[Path, list[str], str | None]:
     """Where ``-o`` puts the files: (folder, formats, name).
 
     ``-o FOLDER`` is taken as it is. ``-o NAME.onnx`` / ``.tflite`` / ``.mlpackage`` (not an existing folder) asks for that
-    one file: its folder, its format (any --format given must be that one) and its name.
+    one file: its folder, its format (a --format given must be that one) and its name.
     """
     fmt = format_of(out)
     if fmt is None or out.is_dir():
-        return out, formats, name
+        return out, chosen, name
     if out.suffix.lower() != fmt.suffix:
         raise MobilestyleError(f"-o {out}: {fmt.name} models are written as {fmt.suffix}")
     if count != 1:
         raise MobilestyleError(f"-o {out} names one model file; give a folder for several styles")
     if name:
         raise MobilestyleError(f"-o {out} already names the model; drop --name or give a folder")
-    asked = parse_formats(formats) if formats else [fmt.name]
-    if asked != [fmt.name]:
-        raise MobilestyleError(f"-o {out} names a {fmt.suffix} file but --format asks for {', '.join(asked)}; give a folder instead")
-    return out.parent, (fmt.name,), out.name[: -len(fmt.suffix)]
+    if format_given and chosen != [fmt.name]:
+        raise MobilestyleError(f"-o {out} names a {fmt.suffix} file but --format asks for {', '.join(chosen)}; give a folder instead")
+    return out.parent, [fmt.name], out.name[: -len(fmt.suffix)]
 
 
 def controls_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -201,8 +200,8 @@ def command(
     controls.check(style_images)
     if controls.refine:
         controls.content_dir = folder_or_shared(controls.content_dir, "--content", "data", "train", "content")
-    out_dir, formats, name = output_target(out_dir, formats, name, 1 if controls.one_net else len(style_images))
     chosen = parse_formats(formats)
+    out_dir, chosen, name = output_target(out_dir, chosen, bool(formats), name, 1 if controls.one_net else len(style_images))
     size_list = list(sizes) or [256]
     if controls.one_net:
         names = [name or default_name(style_images, controls) or ""]
