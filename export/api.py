@@ -81,7 +81,8 @@ def _template(fmt: ModelFormat, graph: nn.Module, sizes: list[int], precision: s
     # fp16 files cannot hold the index values that map the weights: the mapping is learnt on an fp32 conversion
     convert_fp32 = partial(fmt.convert, sizes=sizes, precision="fp32") if stored == "fp16" else None
     key = template_key(fmt.name, graph, GRAPH_VERSION, fmt.template_options(sizes, stored), fmt.backend_versions())
-    return cache.get(key, lambda: build_template(graph, convert, fmt.float_regions, convert_fp32))
+    what = f"{fmt.name} {stored} {'/'.join(f'{size}px' for size in sizes)}"
+    return cache.get(key, lambda: build_template(graph, convert, fmt.float_regions, convert_fp32), what)
 
 
 def model_files(

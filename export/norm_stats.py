@@ -116,7 +116,7 @@ def _files(fmt: str, graph: NormStatsGraph, side: int, metadata: dict, cache: Te
     else:
         convert, options = (lambda g: _convert_tflite(g, side)), {"side": side}
     key = template_key(f"{fmt}-norm-stats", graph, GRAPH_VERSION, options, format_object.backend_versions())
-    template = cache.get(key, lambda: build_template(graph, convert, format_object.float_regions))
+    template = cache.get(key, lambda: build_template(graph, convert, format_object.float_regions), f"{fmt} norm-statistics {side}px")
     files = convert(graph) if template is None else template.render(flat_weights(graph), None)
     return patch_metadata(files, metadata)
 

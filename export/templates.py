@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,13 +134,18 @@ class TemplateCache:
         self.directory = directory
         self.memory: dict[str, Template | None] = {}
 
-    def get(self, key: str, build: Callable[[], Template]) -> Template | None:
+    def get(self, key: str, build: Callable[[], Template], what: str = "") -> Template | None:
+        """The template under ``key``; built (and saved) when neither memory nor disk has it.
+
+        ``what`` names the conversion in the one-line notice a person at a terminal sees while it is built.
+        """
         if key in self.memory:
             return self.memory[key]
         directory = self.directory or cache_dir()
         path = directory / f"{key}.npz"
         template = _load(path) if path.is_file() else None
         if template is None:
+            announce_build(what or key, directory)
             try:
                 template = build()
             except LayoutError as exc:
@@ -152,6 +158,12 @@ class TemplateCache:
                 log.warning("cannot write template cache %s (%s)", path, exc)
         self.memory[key] = template
         return template
+
+
+def announce_build(what: str, directory: Path) -> None:
+    """Tell a person at a terminal why the first export of a kind takes half a minute (scripts see nothing)."""
+    if sys.stderr.isatty():
+        print(f"converting the {what} graph once (about 30 s); cached in {directory} for every later style", file=sys.stderr)
 
 
 DEFAULT_CACHE = TemplateCache()

@@ -138,10 +138,30 @@ def quantize(data: bytes, precision: str) -> bytes:
         q.add_weight_only_config(regex=".*", operation_name=ops, num_bits=16, algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
     else:
         q.add_dynamic_config(regex=".*", operation_name=ops, num_bits=8)
+    _quiet_quantizer_progress()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = q.quantize(enable_progress_bar=False, enable_progress_report=False)
     return bytes(result.quantized_model)
+
+
+def _quiet_quantizer_progress() -> None:
+    """ai-edge-quantizer does not pass enable_progress_bar on to its last stage, whose tqdm bar then shows for any
+    model of over 100 tensors ("Applying Transformations to tensors"): its bars default to off here. A class swap,
+    not a stderr redirect, so that the service's worker threads can quantize side by side."""
+    from ai_edge_quantizer.utils import progress_utils
+
+    original = progress_utils.ProgressBar
+    if getattr(original, "quiet_by_default", False):
+        return
+
+    class QuietProgressBar(original):  # type: ignore[misc, valid-type]
+        quiet_by_default = True
+
+        def __init__(self, total_steps: int, description: str = "", disappear_on_finish: bool = False, enable: bool | None = None):
+            super().__init__(total_steps, description, disappear_on_finish, enable=bool(enable))
+
+    progress_utils.ProgressBar = QuietProgressBar
 
 
 def tflite_interpreter(path: str | Path | None = None, threads: int | None = None, content: bytes | None = None) -> Any:

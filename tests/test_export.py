@@ -299,6 +299,31 @@ def test_template_cache_keys_every_architecture_apart(tmp_path):
         assert record.max_abs_error <= 1e-3
 
 
+def test_first_conversion_is_announced_only_at_a_terminal(tmp_path, monkeypatch):
+    """A person at a terminal learns why the first export of a kind takes half a minute; scripts' stderr stays empty."""
+    import io
+
+    from mobilestyle.export.layout import LayoutError
+    from mobilestyle.export.templates import TemplateCache
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def build():
+        raise LayoutError("no mapping")  # the cache remembers None: no conversion needed for this check
+
+    for stream, expected in ((Terminal(), 1), (io.StringIO(), 0)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        cache = TemplateCache(tmp_path / "cache")
+        assert cache.get("k", build, "tflite fp16 256px") is None
+        assert cache.get("k", build, "tflite fp16 256px") is None  # remembered: not announced again
+        lines = [line for line in stream.getvalue().splitlines() if line.startswith("converting")]
+        assert len(lines) == expected
+        if expected:
+            assert "tflite fp16 256px" in lines[0] and str(tmp_path / "cache") in lines[0]
+
+
 def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factory):
     """A 16-base net sits near 1e-3 in fp32 arithmetic itself: its fp32 .tflite is held to 1e-3 or twice PyTorch's own error."""
     from mobilestyle.export import export

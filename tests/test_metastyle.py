@@ -41,7 +41,7 @@ def _train_cli(run_dir: Path, styles: Path, content_dir: Path, vgg_weights: Path
         "--steps",
         str(steps),
         "--batch-size",
-        "2",
+        "4",
         "--image-size",
         "32",
         "--lr",
@@ -61,7 +61,7 @@ def _train_cli(run_dir: Path, styles: Path, content_dir: Path, vgg_weights: Path
 
 
 def tiny_metastyle_run(tmp_path_factory: pytest.TempPathFactory, content_dir: Path, vgg_weights: Path) -> Path:
-    """One tiny bilevel run (8-base net, 32 px, 16 meta-iterations) per session, shared by test_metastyle and test_adapt.
+    """One tiny bilevel run (8-base net, 32 px, batch 4, 16 meta-iterations) per session, shared by test_metastyle and test_adapt.
 
     It runs 1 iteration, keeps that checkpoint as step1.safetensors, then resumes to TINY_STEPS.
     """
@@ -111,9 +111,10 @@ def test_tiny_bilevel_run_lowers_the_outer_loss(meta_run: Path, vgg_weights: Pat
     inner_lr = meta["bilevel"]["inner_lr"]
     before = _meta_objective(load_model(meta_run / "step1.safetensors", expect="TransformNet").model, vgg, inner_lr)
     after = _meta_objective(load_model(meta_run, expect="TransformNet").model, vgg, inner_lr)
-    # 16 steps at 32 px are noisy: with the step-seeded crop stream, seeds 0, 1, 2 end at 0.95, < 0.9 and 0.95 of the
-    # first step's objective (24 and 32 steps at seed 0: 0.90, 0.95), so the check is a clear fall, not a fixed 10 %
-    assert after < 0.97 * before, (before, after)
+    # 16 steps at 32 px are noisy, and the trajectory differs by CPU (AVX2 vs AVX-512 sums round differently): at
+    # batch 2 seed 0 ended at 0.95 of the first step's objective on one machine and at 1.035 on another. At batch 4,
+    # seeds 0-5 on an AVX2 machine end at 0.71-0.90, so the check is a clear fall with room for the hardware
+    assert after < 0.95 * before, (before, after)
     with open(meta_run / "metrics.csv", newline="") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == list(range(1, TINY_STEPS + 1))  # resumed seamlessly
     summary = json.loads((meta_run / "summary.json").read_text())

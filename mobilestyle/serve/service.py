@@ -120,13 +120,13 @@ class LockedTemplateCache(TemplateCache):
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, key: str, build: Callable[[], Template]) -> Template | None:
+    def get(self, key: str, build: Callable[[], Template], what: str = "") -> Template | None:
         if key in self.memory:
             return self.memory[key]
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            return super().get(key, build)
+            return super().get(key, build, what)
 
 
 def _model_version(style_nets: StyleNets) -> str:
