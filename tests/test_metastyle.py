@@ -45,7 +45,7 @@ def _train_cli(run_dir: Path, styles: Path, content_dir: Path, vgg_weights: Path
         "--image-size",
         "32",
         "--lr",
-        "1e-3",
+        "5e-4",
         "--styles-per-batch",
         "2",
         "--workers",
@@ -111,9 +111,10 @@ def test_tiny_bilevel_run_lowers_the_outer_loss(meta_run: Path, vgg_weights: Pat
     inner_lr = meta["bilevel"]["inner_lr"]
     before = _meta_objective(load_model(meta_run / "step1.safetensors", expect="TransformNet").model, vgg, inner_lr)
     after = _meta_objective(load_model(meta_run, expect="TransformNet").model, vgg, inner_lr)
-    # 16 steps at 32 px are noisy, and the trajectory differs by CPU (AVX2 vs AVX-512 sums round differently): at
-    # batch 2 seed 0 ended at 0.95 of the first step's objective on one machine and at 1.035 on another. At batch 4,
-    # seeds 0-5 on an AVX2 machine end at 0.71-0.90, so the check is a clear fall with room for the hardware
+    # 16 steps at 32 px are chaotic at lr 1e-3: the last-bit differences between CPUs (AVX2 / AVX-512 / AMX) and
+    # thread counts grow into different trajectories (seed 0 ended at 0.81 of the first step's objective with one
+    # thread and at 1.007 with two on the same AMX machine). At lr 5e-4 seeds 0-2 end at 0.73-0.77 with one thread
+    # and with two, so the check is a clear fall with room for the hardware
     assert after < 0.95 * before, (before, after)
     with open(meta_run / "metrics.csv", newline="") as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == list(range(1, TINY_STEPS + 1))  # resumed seamlessly
