@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist (pyproject's addopts: two workers) each worker, and every CLI process it starts, uses one thread:
+# two workers with torch's default of one thread per core would oversubscribe the cores (OpenMP threads spin-wait).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOBILESTYLE_SHARED", REPO.parent / "shared")).resolve()
 
