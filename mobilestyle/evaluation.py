@@ -84,7 +84,7 @@ class Scorer:
 
     @torch.no_grad()
     def content_features(self, content: torch.Tensor) -> torch.Tensor:
-        return self.vgg(content)[self.weights.content_layer]
+        return self.vgg(content, taps=(self.weights.content_layer,))[self.weights.content_layer]
 
     @torch.no_grad()
     def score(self, output: torch.Tensor, content: torch.Tensor, content_features: torch.Tensor, target: StyleTargets) -> dict[str, float]:

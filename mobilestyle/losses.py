@@ -134,7 +134,7 @@ class PerceptualLoss(nn.Module):
         out_feats = self.vgg(output)
         if content_features is None:
             with torch.no_grad():
-                content_features = self.vgg(content)
+                content_features = self.vgg(content, taps=content_layers(w))
         content_loss = content_distance(w, out_feats, content_features)
         style_loss = style_distance(style_targets(out_feats, w.style_layers, w.style_kind), style_target)
         tv_loss = total_variation(output)

@@ -135,15 +135,20 @@ class VGGEncoder(nn.Module):
     def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
         return rgb.flip(1) - self.mean_bgr.to(rgb.dtype)
 
-    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, rgb: torch.Tensor, taps: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Features at ``taps`` (default: the encoder's own); the convs after the deepest one asked for are not run,
+        e.g. a photo's content features need no conv4_x."""
+        wanted = self.taps if taps is None else tuple(taps)
+        if not set(wanted) <= set(self.taps):
+            raise ValueError(f"VGG taps {sorted(set(wanted) - set(self.taps))} not in this encoder's {self.taps}")
         x = self.preprocess(rgb)
         out: dict[str, torch.Tensor] = {}
         for name, conv in self.layers.items():
             x = torch.relu(conv(x))
             tap = "relu" + name[4:]
-            if tap in self.taps:
+            if tap in wanted:
                 out[tap] = x
-                if len(out) == len(self.taps):
+                if len(out) == len(wanted):
                     break
             if name in _POOL_AFTER:
                 x = nn.functional.max_pool2d(x, 2, 2)

@@ -16,6 +16,25 @@ def test_shared_weights_give_expected_feature_shapes(vgg_weights: Path) -> None:
     assert all(not p.requires_grad for p in vgg.parameters())
 
 
+def test_requested_taps_equal_the_full_pass_and_skip_the_deeper_convs(vgg_weights: Path) -> None:
+    vgg = VGGEncoder.from_weights(vgg_weights)
+    image = torch.rand(2, 3, 64, 64) * 255
+    full = vgg(image)
+    ran: list[str] = []
+    hooks = [conv.register_forward_hook(lambda module, args, out, name=name: ran.append(name)) for name, conv in vgg.layers.items()]
+    content = vgg(image, taps=("relu2_2", "relu3_3"))
+    for hook in hooks:
+        hook.remove()
+    assert sorted(content) == ["relu2_2", "relu3_3"]
+    assert all(torch.equal(content[tap], full[tap]) for tap in content)
+    assert ran[-1] == "conv3_3" and not any(name.startswith("conv4") for name in ran)
+    # channels-last (the training context's layout) gives the same features to float rounding
+    last = VGGEncoder.from_weights(vgg_weights).to(memory_format=torch.channels_last)(image)
+    assert all(torch.allclose(last[tap], full[tap], rtol=1e-4, atol=1e-3 * float(full[tap].abs().max())) for tap in full)
+    with pytest.raises(ValueError, match="not in this encoder"):
+        VGGEncoder.from_weights(vgg_weights, taps=("relu1_2",))(image, taps=("relu3_3",))
+
+
 def test_fp16_partial_weights_also_load(shared: Path) -> None:
     path = shared / "weights" / "vgg16_caffe_features_to_relu4_3_fp16.pth"
     if not path.exists():

@@ -168,8 +168,8 @@ class MetaStyleMethod:
         params: Params = dict(self.model.named_parameters())
         layers = content_layers(ctx.loss.weights)
         with torch.no_grad(), ctx.autocast():
-            content_features = {layer: f for layer, f in ctx.vgg(content).items() if layer in layers}
-            query_features = {layer: f for layer, f in ctx.vgg(query).items() if layer in layers}
+            content_features = ctx.vgg(content, taps=layers)
+            query_features = ctx.vgg(query, taps=layers)
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, torch.Tensor] = {}
         for _ in range(settings.styles_per_batch):

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from mobilestyle.baselines.magenta import find_magenta_dir
 from mobilestyle.errors import MobilestyleError
 from mobilestyle.images import image_to_tensor, load_image, resize_short_side
-from mobilestyle.losses import balance_reference, balance_weights, content_distance, style_distance_each, total_variation
+from mobilestyle.losses import balance_reference, balance_weights, content_distance, content_layers, style_distance_each, total_variation
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.model_files import load_model
 from mobilestyle.training import datasets
@@ -219,8 +219,8 @@ class ShenFastMethod:
         optional structure term (``--structure-weight``), counted in ``content_loss``."""
         weights = self.ctx.loss.weights
         with self.vgg_autocast():
-            with torch.no_grad():
-                content_features = self.ctx.vgg(content)
+            with torch.no_grad():  # the photo's content layers only (its style layers too for --style-balance)
+                content_features = self.ctx.vgg(content, taps=None if self.style_balance else content_layers(weights))
             features = self.ctx.vgg(output)
         target = split_statistics(target_stats, weights.style_layers)
         style_each = style_distance_each(self.style_of(features), target)
