@@ -268,9 +268,9 @@ def build_context(options: TrainOptions) -> TrainContext:
     if not content_files or not style_files:
         raise MobilestyleError("no readable content or style images")
     first_decodable(content_files, "content", options.content_dir)
-    # channels-last convolutions on every device: on a 2-core AVX2 CPU a shen-fast step (batch 4, 256 px, fp32) took
-    # 12 % less time with them (docs/training.md §6, twenty-first session)
-    vgg = channels_last(VGGEncoder.from_weights(options.vgg_weights).to(device))
+    vgg = VGGEncoder.from_weights(options.vgg_weights).to(device)
+    if device.type == "cuda":  # shen-fast takes it on the CPU too (training/shen_fast.py)
+        vgg = channels_last(vgg)
     styles = StyleSampler(style_files, options.style_size or options.image_size, options.seed + 1000 * rank)
     styles.skipped = len(bad_style)
     return TrainContext(options, device, vgg, PerceptualLoss(vgg, options.loss), styles, content_files, rank, world)
