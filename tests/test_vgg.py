@@ -28,7 +28,7 @@ def test_requested_taps_equal_the_full_pass_and_skip_the_deeper_convs(vgg_weight
     assert sorted(content) == ["relu2_2", "relu3_3"]
     assert all(torch.equal(content[tap], full[tap]) for tap in content)
     assert ran[-1] == "conv3_3" and not any(name.startswith("conv4") for name in ran)
-    # channels-last (the training context's layout) gives the same features to float rounding
+    # channels-last (shen-fast's layout) gives the same features to float rounding
     last = VGGEncoder.from_weights(vgg_weights).to(memory_format=torch.channels_last)(image)
     assert all(torch.allclose(last[tap], full[tap], rtol=1e-4, atol=1e-3 * float(full[tap].abs().max())) for tap in full)
     with pytest.raises(ValueError, match="not in this encoder"):
