@@ -11,15 +11,24 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from mobilestyle.errors import MobilestyleError
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def channels_last(module: ModuleT) -> ModuleT:
+    """``module.to(memory_format=torch.channels_last)`` (its 4-D weights), typed: torch's stub of ``Module.to`` lacks
+    the keyword it takes."""
+    to: Callable[..., ModuleT] = module.to
+    return to(memory_format=torch.channels_last)
 
 
 class Runner(Protocol):

@@ -22,7 +22,7 @@ import torch
 
 from mobilestyle.losses import LossWeights, content_distance, content_layers, style_distance_each, total_variation
 from mobilestyle.meta import MetaNetwork
-from mobilestyle.training.loop import channels_last
+from mobilestyle.runners import channels_last
 from mobilestyle.transformer import NetConfig
 from mobilestyle.vgg import VGGEncoder, split_statistics, style_statistics
 

@@ -62,3 +62,18 @@ def test_export_uses_the_shipped_model_by_default(tmp_path: Path, vgg_weights: P
     records = {r["format"]: r for r in json.loads(result.stdout)}
     assert records["tflite"]["precision"] == "fp16"  # the default: the fp16 guard holds for the trained model's nets
     assert all(r["verified"] and Path(r["path"]).is_file() for r in records.values())
+
+
+def test_shipped_model_nets_pass_fp32_parity(shipped, vgg_weights: Path, tmp_path: Path, tmp_path_factory) -> None:
+    """fp32 files of the shipped model's nets pass export's parity rule: en_campo_gris's LiteRT fp32 file was 1.56e-3
+    from float64 on a 2-core AVX2 EPYC, 2.0x PyTorch fp32's contiguous error (0.77e-3) and 1.25x its channels-last one
+    (1.25e-3), and failed under a rule of 2x the contiguous error alone (docs/export.md)."""
+    from mobilestyle.export import export
+    from mobilestyle.export.templates import TemplateCache
+
+    encoder = StyleEncoder.load(vgg_weights)
+    for name in ("en_campo_gris", "rain_princess"):
+        net = emit_style_net(shipped.model, encoder, load_image(shared_path("data", "eval", "style", f"{name}.jpg")), shipped.style_size)
+        cache = TemplateCache(tmp_path_factory.getbasetemp() / "graph_cache")
+        records = export(net, name=name, formats=["onnx", "tflite"], sizes=[256], precision="fp32", out_dir=tmp_path, cache=cache)
+        assert all(record.verified and record.precision == "fp32" and record.max_abs_error < 1e-2 for record in records), records

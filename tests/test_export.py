@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -191,10 +192,10 @@ def test_tflite_precisions_meet_accuracy_limits(exported, la_muse_net, tmp_path,
     )
     assert read_metadata(record.path)["precision"] == precision
     if precision == "fp32":
-        # export's fp32 rule, recomputed here: 1e-3 against PyTorch fp32, else against float64 within 1e-3 or twice
-        # PyTorch fp32's own error (LiteRT fp32 was 1.75e-3 from float64 on an AMX Xeon, PyTorch fp32 itself 1.2e-3)
+        # export's fp32 rule, recomputed here: 1e-3 against PyTorch fp32, else against float64 within 1e-3 or
+        # OWN_ERROR_FACTOR x PyTorch fp32's own error (LiteRT fp32 was 1.75e-3 from float64 on an AMX Xeon, PyTorch 1.2e-3)
         reference = TorchReference(la_muse_net)
-        limit = fp32_limit_vs_exact(reference, reference.exact(), [(256, 256)])
+        limit = fp32_limit_vs_exact(reference, [(256, 256)])
         assert record.max_abs_error <= 1e-3 or ("float64" in record.verification and record.max_abs_error <= limit), record
     else:
         assert record.psnr_db >= 30.0 and record.bytes < 300 * 1024
@@ -333,7 +334,7 @@ def test_first_conversion_is_announced_only_at_a_terminal(tmp_path, monkeypatch)
 
 
 def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factory):
-    """A 16-base net sits near 1e-3 in fp32 arithmetic itself: its fp32 .tflite is held to 1e-3 or twice PyTorch's own error."""
+    """A 16-base net sits near 1e-3 in fp32 arithmetic itself: its fp32 .tflite is held to 1e-3 or a multiple of PyTorch's own error."""
     from mobilestyle.export import export
     from mobilestyle.export.templates import TemplateCache
     from mobilestyle.export.verify import TorchReference, fp32_limit_vs_exact
@@ -347,8 +348,8 @@ def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factor
                 module.weight.normal_(1.0, 0.3)
                 module.bias.normal_(0.0, 0.3)
     reference = TorchReference(net)
-    limit = fp32_limit_vs_exact(reference, reference.exact(), [(256, 256)])
-    assert 1e-3 <= limit <= 4e-3
+    limit = fp32_limit_vs_exact(reference, [(256, 256)])
+    assert 1e-3 <= limit <= 6e-3
     (record,) = export(
         net,
         name="wide",
@@ -360,6 +361,46 @@ def test_wide_net_fp32_limit_follows_pytorch_own_error(tmp_path, tmp_path_factor
     )
     assert record.max_abs_error <= limit
     assert record.max_abs_error <= 1e-3 or "own error" in record.verification
+
+
+def test_fp32_rule_measures_pytorch_in_both_layouts_and_still_catches_a_wrong_weight(la_muse_net):
+    """PyTorch fp32's own error is the worse of its contiguous and channels-last kernels (one layout is one sample of
+    fp32's rounding: either was the worse, by up to 6x); PyTorch passes the rule in either layout, and the limit stays
+    far below what the first conv's largest weight 0.1 % off or fp16-rounded weights do to the output (docs/export.md)."""
+    from mobilestyle.errors import MobilestyleError
+    from mobilestyle.export.verify import (
+        MAX_ABS_FP32,
+        OWN_ERROR_FACTOR,
+        TorchReference,
+        fp32_limit_vs_exact,
+        parity_image,
+        pytorch_fp32_error,
+        verify_parity,
+    )
+
+    shapes = [(64, 64), (256, 256)]
+    reference = TorchReference(la_muse_net)
+    exact = reference.exact()
+    per_layout = [
+        max(float(np.abs(layout.run(parity_image(h, w)) - exact.run(parity_image(h, w))).max()) for h, w in shapes)
+        for layout in (reference, reference.channels_last())
+    ]
+    assert all(0 < error < 5e-3 for error in per_layout)
+    assert pytorch_fp32_error(reference, shapes) == max(per_layout)
+    limit = fp32_limit_vs_exact(reference, shapes)
+    assert limit == max(MAX_ABS_FP32, OWN_ERROR_FACTOR * max(per_layout)) and limit < 1e-2
+    how, _ = verify_parity(reference.channels_last(), reference, shapes, "fp32", "PyTorch channels-last", "PyTorch")
+    assert how.startswith("PyTorch vs PyTorch")
+
+    off_by_a_little, half_weights = copy.deepcopy(la_muse_net), copy.deepcopy(la_muse_net)
+    with torch.no_grad():
+        first_conv = next(p for p in off_by_a_little.parameters() if p.dim() == 4).view(-1)
+        first_conv[first_conv.abs().argmax()] *= 1.001
+        for parameter in half_weights.parameters():
+            parameter.copy_(parameter.half().float())
+    for broken in (off_by_a_little, half_weights):
+        with pytest.raises(MobilestyleError, match=r"verification failed: max abs error .* \(fp32\)"):
+            verify_parity(TorchReference(broken), reference, shapes, "fp32", "broken", "PyTorch")
 
 
 def test_any_image_module_exports_through_the_same_stage(tmp_path, tmp_path_factory):

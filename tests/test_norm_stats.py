@@ -16,7 +16,7 @@ from test_export import graph_cache
 from mobilestyle.controls.colors import PreserveColors
 from mobilestyle.controls.tiles import fixed_norm_net, norm_statistics, stylize_per_tile
 from mobilestyle.errors import MobilestyleError
-from mobilestyle.export import read_metadata
+from mobilestyle.export import norm_stats, read_metadata
 from mobilestyle.export.graph import NormStatsGraph, export_graph
 from mobilestyle.export.norm_stats import NormStatsRunner, export_tiles, stylize_whole_photo, tiles_graph, verify_tiles_file
 from mobilestyle.export.templates import TemplateCache
@@ -139,3 +139,9 @@ def test_verification_holds_a_picture_made_with_the_files_own_statistics(
     monkeypatch.setattr(NormStatsRunner, "run_both", skewed)
     with pytest.raises(MobilestyleError, match="verification failed"):
         verify_tiles_file(Path(record.path), "onnx", reference, SIDE)
+    monkeypatch.setattr(NormStatsRunner, "run_both", honest)
+    # the float64 branch (taken when a file misses 1e-3 of PyTorch fp32): PyTorch's own error in both kernel layouts
+    monkeypatch.setattr(norm_stats, "MAX_ABS_FP32", 0.0)
+    monkeypatch.setattr(norm_stats, "STATS_RTOL", 0.0)
+    error, against = verify_tiles_file(Path(record.path), "onnx", reference, SIDE)
+    assert error < 2e-3 and "float64" in against and "3x" in against

@@ -13,7 +13,8 @@ import torch
 
 from mobilestyle.atomic import sha256_file
 from mobilestyle.losses import style_targets
-from mobilestyle.training.loop import TrainContext, channels_last, optimizer_step
+from mobilestyle.runners import channels_last
+from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig, TransformNet
 
 log = logging.getLogger("mobilestyle.train")

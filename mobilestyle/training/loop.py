@@ -15,10 +15,9 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
@@ -31,13 +30,13 @@ from mobilestyle.data import StyleSampler, crop_loader, list_images, readable_im
 from mobilestyle.errors import SIGINT_EXIT, SIGTERM_EXIT, MobilestyleError, request_exit_code
 from mobilestyle.images import center_crop_square, image_to_tensor, load_image, make_grid, save_image, tensor_to_image
 from mobilestyle.losses import LossWeights, PerceptualLoss
+from mobilestyle.runners import channels_last
 from mobilestyle.vgg import VGGEncoder
 
 log = logging.getLogger("mobilestyle.train")
 METRIC_COLUMNS = ["step", "content_loss", "style_loss", "tv_loss", "total_loss"]
 MAX_TRAIN_SIDE = 1024  # --image-size / --style-size ceiling: a batch of 8 at 1024 px already needs ~20 GB in VGG-16
 CHECKPOINT_NAME = "checkpoint.safetensors"
-ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 @dataclass
@@ -107,12 +106,6 @@ class Method(Protocol):
     def load_extra_state(self, state: dict[str, Any]) -> None: ...
 
     def checkpoint_meta(self) -> dict[str, Any]: ...
-
-
-def channels_last(module: ModuleT) -> ModuleT:
-    """``module.to(memory_format=torch.channels_last)``, typed: torch's stub of ``Module.to`` lacks the keyword it takes."""
-    to: Callable[..., ModuleT] = module.to
-    return to(memory_format=torch.channels_last)
 
 
 def pick_device(name: str) -> torch.device:

@@ -39,8 +39,9 @@ from mobilestyle.images import image_to_tensor, load_image, resize_short_side
 from mobilestyle.losses import balance_reference, balance_weights, content_distance, content_layers, style_distance_each, total_variation
 from mobilestyle.meta import MetaNetwork
 from mobilestyle.model_files import load_model
+from mobilestyle.runners import channels_last
 from mobilestyle.training import datasets
-from mobilestyle.training.loop import TrainContext, channels_last, optimizer_step
+from mobilestyle.training.loop import TrainContext, optimizer_step
 from mobilestyle.transformer import NetConfig
 from mobilestyle.vgg import split_statistics, style_statistics
 
